@@ -1,0 +1,131 @@
+//! Classify: decide which configured source an event belongs to, and so its
+//! Sigma logsource and field mapping.
+//!
+//! Sources are tried in config order; the first whose `when` conditions all
+//! hold wins. A source without conditions takes every event that reaches it,
+//! so it belongs last. An event no source claims is counted as unclassified —
+//! never silently dropped.
+
+use std::collections::HashMap;
+
+use crate::config::SourceConfig;
+use crate::event::ValueRef;
+use crate::rules::LogSource;
+
+/// A source ready to classify events.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub name: String,
+    pub logsource: LogSource,
+    when: Vec<(String, Vec<String>)>,
+    pub field_map: HashMap<String, Vec<String>>,
+    pub field_prefixes: Vec<String>,
+    pub time_fields: Option<Vec<String>>,
+}
+
+impl Source {
+    pub fn from_config(c: &SourceConfig) -> Source {
+        Source {
+            name: c.name.clone(),
+            logsource: LogSource {
+                product: c.product.clone(),
+                category: c.category.clone(),
+                service: c.service.clone(),
+            },
+            when: c
+                .when
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_strings()))
+                .collect(),
+            field_map: c
+                .field_map
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_strings()))
+                .collect(),
+            field_prefixes: c.field_prefixes.clone(),
+            time_fields: c.time_fields.clone(),
+        }
+    }
+
+    /// A source that takes every event with the given logsource (`--logsource`).
+    pub fn fixed(logsource: LogSource) -> Source {
+        Source {
+            name: "cli".into(),
+            logsource,
+            when: Vec::new(),
+            field_map: HashMap::new(),
+            field_prefixes: Vec::new(),
+            time_fields: None,
+        }
+    }
+
+    /// Whether this source claims the event.
+    pub fn claims(&self, event: ValueRef<'_, '_>) -> bool {
+        self.when.iter().all(|(path, accepted)| {
+            event
+                .lookup(path)
+                .and_then(|v| v.text())
+                .is_some_and(|t| accepted.iter().any(|a| a.eq_ignore_ascii_case(t.as_str())))
+        })
+    }
+}
+
+/// Whether a rule written for `rule` applies to events of `source`: every key
+/// the rule sets must be set to the same value (case-insensitively) by the source.
+pub fn applies(rule: &LogSource, source: &LogSource) -> bool {
+    let same = |r: &Option<String>, s: &Option<String>| match (r, s) {
+        (None, _) => true,
+        (Some(r), Some(s)) => r.eq_ignore_ascii_case(s),
+        (Some(_), None) => false,
+    };
+    same(&rule.product, &source.product)
+        && same(&rule.category, &source.category)
+        && same(&rule.service, &source.service)
+}
+
+/// Parses `product=P,category=C,service=S` (any subset, any order).
+pub fn parse_logsource(s: &str) -> Result<LogSource, String> {
+    let mut ls = LogSource::default();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("`{part}`: expected key=value"))?;
+        let v = Some(v.trim().to_string()).filter(|v| !v.is_empty());
+        match k.trim() {
+            "product" => ls.product = v,
+            "category" => ls.category = v,
+            "service" => ls.service = v,
+            other => {
+                return Err(format!(
+                    "unknown logsource key `{other}` (expected product, category or service)"
+                ))
+            }
+        }
+    }
+    if ls == LogSource::default() {
+        return Err("empty logsource: give at least one of product, category, service".into());
+    }
+    Ok(ls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_applicability() {
+        let src = parse_logsource("product=windows,category=process_creation").unwrap();
+        assert!(applies(&parse_logsource("product=windows").unwrap(), &src));
+        assert!(applies(
+            &parse_logsource("category=process_creation,product=Windows").unwrap(),
+            &src
+        ));
+        assert!(!applies(
+            &parse_logsource("product=windows,service=security").unwrap(),
+            &src
+        ));
+        assert!(!applies(&parse_logsource("product=linux").unwrap(), &src));
+        assert!(parse_logsource("produkt=x").is_err());
+        assert!(parse_logsource("").is_err());
+    }
+}

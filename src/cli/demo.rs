@@ -1,0 +1,63 @@
+//! The embedded default: sample rules, config and events compiled into the
+//! binary, so `tocsin run` with no arguments shows real alerts from any
+//! directory with nothing else installed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use include_dir::{include_dir, Dir};
+
+use crate::config::{Config, ConfigError};
+use crate::rules::{parse::parse_str, LoadedRules};
+
+static RULES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/rules");
+static SAMPLES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/samples");
+
+/// The shipped rule pack, parsed from the embedded copy of `rules/`.
+pub fn rules() -> LoadedRules {
+    let mut files: Vec<_> = Vec::new();
+    collect(&RULES, &mut files);
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = LoadedRules {
+        rules: Vec::new(),
+        errors: Vec::new(),
+        files: files.len(),
+    };
+    for (path, text) in files {
+        let (rules, errors) = parse_str(text, Arc::new(PathBuf::from("rules").join(path)));
+        out.rules.extend(rules);
+        out.errors.extend(errors);
+    }
+    out
+}
+
+fn collect<'a>(dir: &'a Dir<'a>, out: &mut Vec<(PathBuf, &'a str)>) {
+    for f in dir.files() {
+        let p = f.path();
+        if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+            if let Some(t) = f.contents_utf8() {
+                out.push((p.to_path_buf(), t));
+            }
+        }
+    }
+    for d in dir.dirs() {
+        collect(d, out);
+    }
+}
+
+/// The sample config (`samples/tocsin.toml`).
+pub fn config() -> Result<Config, ConfigError> {
+    let text = SAMPLES
+        .get_file("tocsin.toml")
+        .and_then(|f| f.contents_utf8())
+        .unwrap_or_default();
+    Config::parse(text, "samples/tocsin.toml")
+}
+
+/// The sample events (`samples/events.ndjson`).
+pub fn events() -> &'static [u8] {
+    SAMPLES
+        .get_file("events.ndjson")
+        .map(|f| f.contents())
+        .unwrap_or_default()
+}

@@ -1,0 +1,80 @@
+//! The command-line edge: argument parsing, exit codes, human output.
+//! Everything below this module returns typed errors; here they become
+//! messages (`anyhow`) and exit codes.
+
+pub mod demo;
+pub mod run;
+pub mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tocsin",
+    version,
+    about = "Stream-processing detection engine for security logs (Sigma rules)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Evaluate rules over NDJSON events and write alerts. With no --rules and
+    /// no --input, runs the shipped sample rules over the shipped sample events.
+    Run(run::RunArgs),
+    /// Load and compile rules (and config) and report every problem.
+    Validate(validate::ValidateArgs),
+}
+
+/// Rule sources shared by the subcommands.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RuleArgs {
+    /// Rule files or directories (searched recursively for .yml/.yaml).
+    #[arg(long = "rules", num_args = 1.., value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// TOML config file (sources, field mappings, placeholders, redaction).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let result = match cli.command {
+        Command::Run(a) => run::run(a),
+        Command::Validate(a) => validate::validate(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("TOCSIN_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_target(false).init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,5 @@
+//! Decode: bytes → an event view and its event time.
+pub mod json;
+pub mod time;
+
+pub use json::{DecodeError, Decoded, JsonDecoder};

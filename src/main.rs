@@ -1,0 +1,4 @@
+//! The `tocsin` binary: see `tocsin --help` and the README.
+fn main() -> std::process::ExitCode {
+    tocsin::cli::main()
+}

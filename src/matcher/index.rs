@@ -1,0 +1,263 @@
+//! Per-field indexes: every predicate of every rule on one field, evaluated in
+//! one pass over the field's value.
+//!
+//! Contract: after [`FieldIndex::scan`] on a value, every atom of this field
+//! that the value satisfies has been set, and no other. Literal patterns of all
+//! rules share one Aho-Corasick automaton per field and case mode, exact values
+//! one hash map, regexes one `RegexSet`; what cannot be indexed (globs with no
+//! literal, numeric and network tests) is checked directly. Wildcard globs are
+//! indexed by their longest literal and verified only when it occurs.
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex::RegexSet;
+use rustc_hash::FxHashMap;
+
+use super::pattern::{Glob, GlobPart, Pred};
+use super::scalar::{parse_ip, parse_number, time_part, Text};
+use super::scratch::Scratch;
+use super::AtomId;
+use crate::rules::RuleErrorKind;
+
+/// How an Aho-Corasick hit of a literal settles its atom.
+#[derive(Clone, Copy, Debug)]
+enum Hit {
+    Anywhere(AtomId),
+    Prefix(AtomId),
+    Suffix(AtomId),
+    /// The literal is one piece of a wildcard glob: verify the whole glob.
+    Verify(AtomId, u32),
+}
+
+/// Literal and glob predicates for one case mode.
+#[derive(Default)]
+struct TextIndex {
+    exact: FxHashMap<Box<str>, Vec<AtomId>>,
+    literals: Vec<String>,
+    hits: Vec<Vec<Hit>>,
+    ac: Option<AhoCorasick>,
+    globs: Vec<Glob>,
+    /// Globs with no literal piece (`*`, `?`, `??-`): verified on every value.
+    always: Vec<(AtomId, u32)>,
+}
+
+impl TextIndex {
+    fn add(&mut self, atom: AtomId, glob: Glob) {
+        if let Some(exact) = glob.exact() {
+            self.exact.entry(exact.into()).or_default().push(atom);
+            return;
+        }
+        let hit = match glob.parts.as_slice() {
+            [GlobPart::Star] => None,
+            [GlobPart::Star, GlobPart::Lit(l), GlobPart::Star] => {
+                Some((l.clone(), Hit::Anywhere(atom)))
+            }
+            [GlobPart::Lit(l), GlobPart::Star] => Some((l.clone(), Hit::Prefix(atom))),
+            [GlobPart::Star, GlobPart::Lit(l)] => Some((l.clone(), Hit::Suffix(atom))),
+            _ => None,
+        };
+        if let Some((lit, hit)) = hit {
+            self.push_literal(lit, hit);
+            return;
+        }
+        let gid = self.globs.len() as u32;
+        let key = longest_literal(&glob);
+        self.globs.push(glob);
+        match key {
+            Some(l) => self.push_literal(l, Hit::Verify(atom, gid)),
+            None => self.always.push((atom, gid)),
+        }
+    }
+
+    fn push_literal(&mut self, lit: String, hit: Hit) {
+        match self.literals.iter().position(|l| *l == lit) {
+            Some(i) => self.hits[i].push(hit),
+            None => {
+                self.literals.push(lit);
+                self.hits.push(vec![hit]);
+            }
+        }
+    }
+
+    fn build(&mut self) -> Result<(), RuleErrorKind> {
+        if self.literals.is_empty() {
+            return Ok(());
+        }
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&self.literals)
+            .or_else(|_| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(&self.literals)
+            })
+            .map_err(|e| RuleErrorKind::Unsupported(format!("literal index: {e}")))?;
+        self.ac = Some(ac);
+        Ok(())
+    }
+
+    fn scan(&self, text: &str, s: &mut Scratch) {
+        if let Some(atoms) = self.exact.get(text) {
+            atoms.iter().for_each(|&a| s.set(a));
+        }
+        if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(text) {
+                for hit in &self.hits[m.pattern().as_usize()] {
+                    match *hit {
+                        Hit::Anywhere(a) => s.set(a),
+                        Hit::Prefix(a) if m.start() == 0 => s.set(a),
+                        Hit::Suffix(a) if m.end() == text.len() => s.set(a),
+                        Hit::Verify(a, g)
+                            if !s.is_set(a) && self.globs[g as usize].is_match(text) =>
+                        {
+                            s.set(a)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for &(a, g) in &self.always {
+            if !s.is_set(a) && self.globs[g as usize].is_match(text) {
+                s.set(a);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.literals.is_empty() && self.always.is_empty()
+    }
+
+    fn pattern_count(&self) -> usize {
+        self.exact.len() + self.literals.len() + self.always.len()
+    }
+}
+
+fn longest_literal(g: &Glob) -> Option<String> {
+    g.parts
+        .iter()
+        .filter_map(|p| match p {
+            GlobPart::Lit(l) => Some(l),
+            _ => None,
+        })
+        .max_by_key(|l| l.len())
+        .cloned()
+}
+
+/// Every predicate on one field (or on the keyword pseudo-field).
+#[derive(Default)]
+pub struct FieldIndex {
+    /// `exists` atom: set when the field is present, null or not.
+    pub exists: Option<AtomId>,
+    /// Set when the field is present and not null (`null` tests negate it).
+    pub nonnull: Option<AtomId>,
+    ci: TextIndex,
+    cs: TextIndex,
+    regex_src: Vec<(AtomId, String)>,
+    regex: Option<(RegexSet, Vec<AtomId>)>,
+    /// Patterns the `regex` crate rejects (look-around, back-references).
+    fancy: Vec<(AtomId, fancy_regex::Regex)>,
+    /// Numeric, time and network tests.
+    direct: Vec<(AtomId, Pred)>,
+}
+
+impl FieldIndex {
+    /// Registers a predicate (field references are handled by the plan, not here).
+    pub fn add(&mut self, atom: AtomId, pred: Pred) {
+        match pred {
+            Pred::Glob(g) if g.cased => self.cs.add(atom, g),
+            Pred::Glob(g) => self.ci.add(atom, g),
+            Pred::Regex(r) => self.regex_src.push((atom, r)),
+            other => self.direct.push((atom, other)),
+        }
+    }
+
+    /// Builds the automata. Regex errors name the pattern.
+    pub fn build(&mut self) -> Result<(), RuleErrorKind> {
+        self.ci.build()?;
+        self.cs.build()?;
+        let mut plain = Vec::new();
+        for (atom, src) in std::mem::take(&mut self.regex_src) {
+            match regex::Regex::new(&src) {
+                Ok(_) => plain.push((atom, src)),
+                Err(_) => self.fancy.push((atom, compile_fancy(&src)?)),
+            }
+        }
+        if !plain.is_empty() {
+            let set = RegexSet::new(plain.iter().map(|(_, s)| s)).map_err(|e| {
+                RuleErrorKind::BadRegex {
+                    pattern: plain
+                        .iter()
+                        .map(|(_, s)| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                    reason: e.to_string(),
+                }
+            })?;
+            self.regex = Some((set, plain.into_iter().map(|(a, _)| a).collect()));
+        }
+        Ok(())
+    }
+
+    /// Sets the atoms satisfied by one scalar value of the field.
+    pub fn scan(&self, text: &Text<'_>, s: &mut Scratch) {
+        let raw = text.as_str();
+        if !self.cs.is_empty() {
+            self.cs.scan(raw, s);
+        }
+        if !self.ci.is_empty() {
+            let lower = s.lowercase(raw);
+            self.ci.scan(&lower, s);
+            s.recycle_lowercase(lower);
+        }
+        if let Some((set, atoms)) = &self.regex {
+            for i in set.matches(raw).iter() {
+                s.set(atoms[i]);
+            }
+        }
+        for (a, re) in &self.fancy {
+            if !s.is_set(*a) && re.is_match(raw).unwrap_or(false) {
+                s.set(*a);
+            }
+        }
+        for (a, pred) in &self.direct {
+            if !s.is_set(*a) && direct_match(pred, text) {
+                s.set(*a);
+            }
+        }
+    }
+
+    pub fn pattern_count(&self) -> usize {
+        self.ci.pattern_count()
+            + self.cs.pattern_count()
+            + self.fancy.len()
+            + self.direct.len()
+            + self.regex.as_ref().map_or(0, |(_, a)| a.len())
+    }
+}
+
+pub fn compile_regex(src: &str) -> Result<(), RuleErrorKind> {
+    if regex::Regex::new(src).is_ok() {
+        return Ok(());
+    }
+    compile_fancy(src).map(|_| ())
+}
+
+fn compile_fancy(src: &str) -> Result<fancy_regex::Regex, RuleErrorKind> {
+    fancy_regex::Regex::new(src).map_err(|e| RuleErrorKind::BadRegex {
+        pattern: src.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn direct_match(pred: &Pred, text: &Text<'_>) -> bool {
+    match pred {
+        Pred::Num(cmp, rhs) => text
+            .number()
+            .or_else(|| parse_number(text.as_str()))
+            .is_some_and(|n| cmp.holds(n, *rhs)),
+        Pred::Time(part, cmp, rhs) => time_part(text, *part).is_some_and(|n| cmp.holds(n, *rhs)),
+        Pred::Cidr(net) => parse_ip(text.as_str()).is_some_and(|ip| net.contains(ip)),
+        Pred::Glob(_) | Pred::Regex(_) | Pred::FieldRef { .. } => false,
+    }
+}

@@ -1,0 +1,86 @@
+//! Per-thread working memory of the matcher, reused across events so that
+//! matching an event allocates nothing in the steady state.
+
+use super::AtomId;
+
+/// Satisfied atoms of the current event, plus reusable buffers.
+#[derive(Default)]
+pub struct Scratch {
+    bits: Vec<u64>,
+    set: Vec<AtomId>,
+    lower: String,
+    /// Per-rule stamp of the last event that evaluated it (no clearing needed).
+    pub(super) rule_stamp: Vec<u32>,
+    pub(super) epoch: u32,
+    /// Rules matched by the last scan, in rule order.
+    pub(super) matched: Vec<u32>,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Prepares for a new event of a plan with `atoms` atoms and `rules` rules.
+    pub(super) fn begin(&mut self, atoms: usize, rules: usize) {
+        for &a in &self.set {
+            self.bits[a as usize / 64] &= !(1u64 << (a % 64));
+        }
+        self.set.clear();
+        let words = atoms.div_ceil(64);
+        if self.bits.len() < words {
+            self.bits.resize(words, 0);
+        }
+        if self.rule_stamp.len() < rules {
+            self.rule_stamp.resize(rules, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.rule_stamp.iter_mut().for_each(|s| *s = u32::MAX);
+            self.epoch = 1;
+        }
+        self.matched.clear();
+    }
+
+    #[inline]
+    pub fn set(&mut self, a: AtomId) {
+        let (w, b) = (a as usize / 64, 1u64 << (a % 64));
+        if self.bits[w] & b == 0 {
+            self.bits[w] |= b;
+            self.set.push(a);
+        }
+    }
+
+    #[inline]
+    pub fn is_set(&self, a: AtomId) -> bool {
+        self.bits[a as usize / 64] & (1u64 << (a % 64)) != 0
+    }
+
+    /// Atoms set so far for this event, in the order they were set.
+    pub(super) fn set_atoms(&self) -> &[AtomId] {
+        &self.set
+    }
+
+    /// Lowercases `s` into the reusable buffer and lends it out; give it back
+    /// with [`Scratch::recycle_lowercase`].
+    pub(super) fn lowercase(&mut self, s: &str) -> String {
+        let mut buf = std::mem::take(&mut self.lower);
+        buf.clear();
+        if s.is_ascii() {
+            buf.push_str(s);
+            buf.make_ascii_lowercase();
+        } else {
+            buf.extend(s.chars().flat_map(char::to_lowercase));
+        }
+        buf
+    }
+
+    pub(super) fn recycle_lowercase(&mut self, buf: String) {
+        self.lower = buf;
+    }
+
+    /// Rules matched by the last scan, ascending.
+    pub fn matched(&self) -> &[u32] {
+        &self.matched
+    }
+}

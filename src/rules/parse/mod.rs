@@ -1,0 +1,392 @@
+//! Sigma rule parser: YAML text to validated [`Rule`]s.
+//!
+//! Contract:
+//! - [`parse_str`] parses every document of a file. A document is either a
+//!   [`Rule`] or one or more [`RuleError`]s, never both; a bad document never
+//!   stops the others (a YAML syntax error ends only the document it is in).
+//! - Every error carries the location of the node that caused it and, once the
+//!   document's `id` (else `name`, else `title`) is known, the rule it belongs to.
+//! - Nothing is evaluated or compiled here: regexes, CIDRs and placeholders are
+//!   checked by the compiler.
+//!
+//! Sub-modules: [`detection`] (search identifiers and values), [`modifier`]
+//! (field keys and modifier rules), [`condition`] (the condition grammar).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::ast::{Level, Location, LogSource, Rule};
+use super::error::{RuleError, RuleErrorKind};
+use super::yaml::{self, Document, Node, NodeKind};
+
+pub mod condition;
+pub mod detection;
+pub mod modifier;
+
+/// Per-document state: the file for locations and the errors found so far.
+pub(crate) struct Ctx<'a> {
+    file: &'a Arc<PathBuf>,
+    errors: Vec<RuleError>,
+}
+
+impl Ctx<'_> {
+    fn loc(&self, node: &Node) -> Location {
+        Location {
+            file: self.file.clone(),
+            line: node.line,
+            column: node.column,
+        }
+    }
+
+    fn error(&mut self, node: &Node, kind: RuleErrorKind) {
+        let e = RuleError::new(self.loc(node), kind);
+        self.errors.push(e);
+    }
+}
+
+/// Parses all documents of one rule file. Empty documents are skipped.
+pub fn parse_str(text: &str, file: Arc<PathBuf>) -> (Vec<Rule>, Vec<RuleError>) {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut rules = Vec::new();
+    let mut errors = Vec::new();
+    for doc in yaml::parse_stream(text) {
+        match doc {
+            Err(e) => errors.push(RuleError::new(
+                Location {
+                    file: file.clone(),
+                    line: e.line,
+                    column: e.column,
+                },
+                RuleErrorKind::Yaml(e.message),
+            )),
+            Ok(doc) if doc.is_empty() => {}
+            Ok(doc) => match parse_document(&doc, &file) {
+                Ok(rule) => rules.push(rule),
+                Err(errs) => errors.extend(errs),
+            },
+        }
+    }
+    (rules, errors)
+}
+
+const LEVELS: &str = "informational, low, medium, high, critical";
+
+/// Parses one non-empty YAML document into a rule.
+pub fn parse_document(doc: &Document, file: &Arc<PathBuf>) -> Result<Rule, Vec<RuleError>> {
+    let mut ctx = Ctx {
+        file,
+        errors: Vec::new(),
+    };
+    let rule = parse_rule(&mut ctx, doc);
+    let key = rule_key(&doc.root);
+    match rule {
+        Some(rule) if ctx.errors.is_empty() => Ok(rule),
+        _ => {
+            let mut errors = ctx.errors;
+            if let Some(key) = key {
+                errors = errors
+                    .into_iter()
+                    .map(|e| e.with_rule(key.clone()))
+                    .collect();
+            }
+            Err(errors)
+        }
+    }
+}
+
+/// The document's id, else name, else title (as in [`Rule::key`]), when they are strings.
+fn rule_key(root: &Node) -> Option<String> {
+    ["id", "name", "title"].iter().find_map(|k| {
+        let node = root.get(k)?;
+        let text = node.as_scalar()?;
+        (!node.is_null()).then(|| text.to_owned())
+    })
+}
+
+fn invalid(key: &str, reason: impl Into<String>) -> RuleErrorKind {
+    RuleErrorKind::InvalidKey {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+/// A scalar's text; `None` for null. Other shapes are an error.
+fn opt_string(ctx: &mut Ctx, key: &str, node: &Node) -> Option<String> {
+    match &node.kind {
+        _ if node.is_null() => None,
+        NodeKind::Scalar { text, .. } => Some(text.clone()),
+        _ => {
+            ctx.error(
+                node,
+                invalid(key, format!("must be a string, found {}", node.describe())),
+            );
+            None
+        }
+    }
+}
+
+/// A list of scalars (`allow_scalar`: a single scalar is a one-item list); null is empty.
+fn string_list(ctx: &mut Ctx, key: &str, node: &Node, allow_scalar: bool) -> Vec<String> {
+    match &node.kind {
+        _ if node.is_null() => Vec::new(),
+        NodeKind::Scalar { text, .. } if allow_scalar => vec![text.clone()],
+        NodeKind::Seq(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                match &item.kind {
+                    _ if item.is_null() => {}
+                    NodeKind::Scalar { text, .. } => out.push(text.clone()),
+                    _ => ctx.error(
+                        item,
+                        invalid(
+                            key,
+                            format!("list items must be strings, found {}", item.describe()),
+                        ),
+                    ),
+                }
+            }
+            out
+        }
+        _ => {
+            let what = if allow_scalar {
+                "a string or a list of strings"
+            } else {
+                "a list of strings"
+            };
+            ctx.error(
+                node,
+                invalid(key, format!("must be {what}, found {}", node.describe())),
+            );
+            Vec::new()
+        }
+    }
+}
+
+fn parse_rule(ctx: &mut Ctx, doc: &Document) -> Option<Rule> {
+    let root = &doc.root;
+    let Some(entries) = root.as_map() else {
+        ctx.error(root, RuleErrorKind::InvalidDocument(root.describe().into()));
+        return None;
+    };
+
+    // Keys by name, first occurrence; duplicates and non-string keys are errors.
+    let mut keys: Vec<(&str, &Node, &Node)> = Vec::new();
+    for (k, v) in entries {
+        match k.as_scalar() {
+            Some(name) if keys.iter().any(|(n, _, _)| *n == name) => {
+                ctx.error(k, RuleErrorKind::DuplicateKey(name.into()));
+            }
+            Some(name) => keys.push((name, k, v)),
+            None => ctx.error(
+                k,
+                invalid(
+                    "(top level)",
+                    format!("keys must be strings, found {}", k.describe()),
+                ),
+            ),
+        }
+    }
+    let get = |name: &str| {
+        keys.iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|&(_, k, v)| (k, v))
+    };
+
+    // Documents that are not detection rules.
+    if let Some((k, _)) = get("correlation") {
+        ctx.error(
+            k,
+            RuleErrorKind::Unsupported("correlation rules are not supported yet".into()),
+        );
+        return None;
+    }
+    if let Some((k, v)) = get("action") {
+        if let Some(action @ ("global" | "repeat" | "reset")) = v.as_scalar() {
+            ctx.error(
+                k,
+                RuleErrorKind::Unsupported(format!(
+                    "`action: {action}`: Sigma v1 rule collections were removed in Sigma 2; write each rule as a complete document"
+                )),
+            );
+            return None;
+        }
+    }
+    if get("detection").is_none() {
+        if let Some((k, _)) = get("filter") {
+            ctx.error(
+                k,
+                RuleErrorKind::Unsupported(
+                    "Sigma filter documents (`filter:`) are not supported".into(),
+                ),
+            );
+            return None;
+        }
+    }
+
+    let title = match get("title") {
+        None => {
+            ctx.error(root, RuleErrorKind::MissingKey("title".into()));
+            None
+        }
+        Some((_, v)) => match opt_string(ctx, "title", v) {
+            Some(t) if !t.trim().is_empty() => Some(t),
+            // Non-strings were reported by `opt_string`; null and blank land here.
+            _ if v.as_scalar().is_none() => None,
+            _ => {
+                ctx.error(v, invalid("title", "must not be empty"));
+                None
+            }
+        },
+    };
+
+    let string_key =
+        |ctx: &mut Ctx, name: &str| get(name).and_then(|(_, v)| opt_string(ctx, name, v));
+    let id = string_key(ctx, "id");
+    let name = string_key(ctx, "name");
+    let status = string_key(ctx, "status");
+    let description = string_key(ctx, "description");
+    let author = string_key(ctx, "author");
+    let level = get("level").and_then(|(_, v)| {
+        let text = opt_string(ctx, "level", v)?;
+        let level = Level::parse(&text);
+        if level.is_none() {
+            ctx.error(
+                v,
+                invalid("level", format!("must be one of {LEVELS}, not `{text}`")),
+            );
+        }
+        level
+    });
+    let tags = get("tags").map_or_else(Vec::new, |(_, v)| string_list(ctx, "tags", v, false));
+    let falsepositives = get("falsepositives").map_or_else(Vec::new, |(_, v)| {
+        string_list(ctx, "falsepositives", v, true)
+    });
+    let fields = get("fields").map_or_else(Vec::new, |(_, v)| string_list(ctx, "fields", v, false));
+
+    let logsource = match get("logsource") {
+        None => {
+            ctx.error(root, RuleErrorKind::MissingKey("logsource".into()));
+            None
+        }
+        Some((_, v)) => parse_logsource(ctx, v),
+    };
+
+    let detection = match get("detection") {
+        None => {
+            ctx.error(root, RuleErrorKind::MissingKey("detection".into()));
+            None
+        }
+        Some((k, v)) => detection::parse_detection(ctx, k, v),
+    };
+
+    let mut tocsin = None;
+    let mut custom = BTreeMap::new();
+    for &(name, _, v) in &keys {
+        if matches!(
+            name,
+            "title"
+                | "id"
+                | "name"
+                | "status"
+                | "description"
+                | "author"
+                | "level"
+                | "tags"
+                | "logsource"
+                | "detection"
+                | "falsepositives"
+                | "fields"
+        ) {
+            continue;
+        }
+        if let Some(dup) = v.find_duplicate_key() {
+            ctx.error(
+                dup,
+                RuleErrorKind::DuplicateKey(dup.as_scalar().unwrap_or_default().into()),
+            );
+            continue;
+        }
+        if name == "tocsin" {
+            tocsin = Some(v.to_json());
+        } else {
+            custom.insert(name.to_owned(), v.to_json());
+        }
+    }
+
+    Some(Rule {
+        title: title?,
+        id,
+        name,
+        status,
+        description,
+        author,
+        level,
+        tags,
+        logsource: logsource?,
+        detection: detection?,
+        falsepositives,
+        fields,
+        tocsin,
+        custom,
+        location: Location {
+            file: ctx.file.clone(),
+            line: doc.line,
+            column: doc.column,
+        },
+    })
+}
+
+fn parse_logsource(ctx: &mut Ctx, node: &Node) -> Option<LogSource> {
+    let Some(entries) = node.as_map() else {
+        ctx.error(
+            node,
+            invalid(
+                "logsource",
+                format!("must be a map, found {}", node.describe()),
+            ),
+        );
+        return None;
+    };
+    let mut ls = LogSource::default();
+    let mut seen: Vec<&str> = Vec::new();
+    for (k, v) in entries {
+        let Some(name) = k.as_scalar() else {
+            ctx.error(
+                k,
+                invalid(
+                    "logsource",
+                    format!("keys must be strings, found {}", k.describe()),
+                ),
+            );
+            continue;
+        };
+        if seen.contains(&name) {
+            ctx.error(k, RuleErrorKind::DuplicateKey(format!("logsource.{name}")));
+            continue;
+        }
+        seen.push(name);
+        let slot = match name {
+            "product" => &mut ls.product,
+            "category" => &mut ls.category,
+            "service" => &mut ls.service,
+            // `definition` and custom keys are documentation.
+            _ => continue,
+        };
+        *slot = opt_string(ctx, &format!("logsource.{name}"), v);
+    }
+    if ls.product.is_none() && ls.category.is_none() && ls.service.is_none() {
+        ctx.error(
+            node,
+            invalid(
+                "logsource",
+                "needs at least one of `product`, `category` or `service`",
+            ),
+        );
+        return None;
+    }
+    Some(ls)
+}
+
+#[cfg(test)]
+mod tests;

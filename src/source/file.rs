@@ -1,0 +1,134 @@
+//! NDJSON files and stdin, line by line, with line numbers.
+//!
+//! A line longer than the limit is not held in memory whole: its first
+//! `limit + 1` bytes are kept (enough to report and dead-letter it with its
+//! true length) and the rest is skipped up to the newline.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+/// Reads lines from one input.
+pub struct LineReader {
+    inner: Box<dyn BufRead + Send>,
+    name: String,
+    line: u64,
+    limit: usize,
+}
+
+/// One line read: its number and full length (which may exceed what `buf` holds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub number: u64,
+    pub len: usize,
+}
+
+impl LineReader {
+    /// Opens a file, or stdin for `-`.
+    pub fn open(path: &Path, limit: usize) -> io::Result<LineReader> {
+        let (inner, name): (Box<dyn BufRead + Send>, String) = if path == Path::new("-") {
+            (
+                Box::new(BufReader::with_capacity(1 << 16, io::stdin())),
+                "-".into(),
+            )
+        } else {
+            let f = File::open(path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            (
+                Box::new(BufReader::with_capacity(1 << 16, f)),
+                path.display().to_string(),
+            )
+        };
+        Ok(Self::from_reader(inner, name, limit))
+    }
+
+    pub fn from_reader(inner: Box<dyn BufRead + Send>, name: String, limit: usize) -> Self {
+        LineReader {
+            inner,
+            name,
+            line: 0,
+            limit,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Reads the next line (without its `\n` / `\r\n`) into `buf`.
+    pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Line>> {
+        buf.clear();
+        let mut total = 0usize;
+        let mut saw_newline = false;
+        loop {
+            let chunk = self.inner.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            let (take, done) = match memchr(chunk) {
+                Some(i) => (i, true),
+                None => (chunk.len(), false),
+            };
+            let room = (self.limit + 1).saturating_sub(buf.len());
+            buf.extend_from_slice(&chunk[..take.min(room)]);
+            total += take;
+            self.inner.consume(take + done as usize);
+            if done {
+                saw_newline = true;
+                break;
+            }
+        }
+        if total == 0 && !saw_newline && buf.is_empty() {
+            return Ok(None);
+        }
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+            total -= 1;
+        }
+        self.line += 1;
+        Ok(Some(Line {
+            number: self.line,
+            len: total,
+        }))
+    }
+}
+
+fn memchr(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+/// Reads a whole small file (used by tests and tools).
+pub fn read_all(path: &Path) -> io::Result<Vec<u8>> {
+    let mut v = Vec::new();
+    File::open(path)?.read_to_end(&mut v)?;
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &'static [u8], limit: usize) -> Vec<(u64, usize, Vec<u8>)> {
+        let mut r = LineReader::from_reader(Box::new(input), "t".into(), limit);
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        while let Some(l) = r.next_line(&mut buf).unwrap() {
+            out.push((l.number, l.len, buf.clone()));
+        }
+        out
+    }
+
+    #[test]
+    fn numbers_lines_and_caps_long_ones() {
+        let got = lines(b"a\r\n\nbbbbbbbb\nc", 4);
+        assert_eq!(
+            got,
+            vec![
+                (1, 1, b"a".to_vec()),
+                (2, 0, b"".to_vec()),
+                (3, 8, b"bbbbb".to_vec()),
+                (4, 1, b"c".to_vec())
+            ]
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! `tocsin run` through the binary: the embedded default, malformed input,
+//! determinism, and the alert schema contract.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+
+use serde_json::Value;
+
+fn alert_schema() -> jsonschema::Validator {
+    let text = fs::read_to_string(common::repo().join("schemas/alert.schema.json")).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("valid schema")
+}
+
+fn assert_schema_valid(alerts: &[Value]) {
+    let schema = alert_schema();
+    for a in alerts {
+        let errors: Vec<String> = schema
+            .iter_errors(a)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "alert violates schema: {errors:?}\n{a}");
+    }
+}
+
+#[test]
+fn embedded_default_produces_the_expected_alerts() {
+    let o = common::run(&["run"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let alerts = common::stdout_lines(&o);
+    let mut titles: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["rule"]["title"].as_str().unwrap())
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        vec![
+            "Certutil Used to Download a File",
+            "DNS Query to a Top-Level Domain Often Abused by Malware",
+            "DNS Query to a Top-Level Domain Often Abused by Malware",
+            "Member Added to a Privileged Local or Domain Group",
+            "PowerShell Encoded Command",
+            "SSH Login as Root Accepted",
+            "Security Audit Log Cleared",
+        ]
+    );
+    assert_schema_valid(&alerts);
+    let admin = alerts
+        .iter()
+        .find(|a| a["rule"]["title"] == "Member Added to a Privileged Local or Domain Group")
+        .unwrap();
+    assert_eq!(
+        admin["evidence"][0]["event"]["winlog"]["event_data"]["MemberName"],
+        "CN=mallory,OU=Users,DC=corp,DC=local"
+    );
+    assert_eq!(admin["source"]["line"], 9);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("\"reason\":\"invalid_json\""), "{stderr}");
+    assert!(stderr.contains("\"reason\":\"no_event_time\""), "{stderr}");
+    // The secret in the sample `net use` command line never reaches an alert.
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("Winter2026!"));
+}
+
+#[test]
+fn same_input_gives_byte_identical_alerts() {
+    let a = common::run(&["run"]);
+    let b = common::run(&["run"]);
+    assert!(a.status.success() && b.status.success());
+    assert_eq!(a.stdout, b.stdout);
+}
+
+const RULE: &str = r#"
+title: Test Rule
+id: 11111111-2222-3333-4444-555555555555
+level: high
+logsource:
+    product: test
+detection:
+    selection:
+        msg|contains: needle
+    condition: selection
+"#;
+
+#[test]
+fn malformed_lines_go_to_dead_letters_and_good_lines_still_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rule.yml");
+    fs::write(&rules, RULE).unwrap();
+    let input = dir.path().join("in.ndjson");
+    let mut f = fs::File::create(&input).unwrap();
+    let good = |n: u32| {
+        format!("{{\"@timestamp\":\"2024-01-01T00:00:0{n}Z\",\"msg\":\"a needle {n}\"}}\n")
+    };
+    f.write_all(good(1).as_bytes()).unwrap(); // line 1
+    f.write_all(b"{\"msg\": \"needle\", \n").unwrap(); // 2: invalid JSON
+    f.write_all(b"{\"msg\":\"needle \xff\xfe\",\"@timestamp\":\"2024-01-01T00:00:00Z\"}\n")
+        .unwrap(); // 3: invalid UTF-8
+    f.write_all(b"[\"needle\"]\n").unwrap(); // 4: not an object
+    f.write_all(b"\n").unwrap(); // 5: empty
+    let big = format!(
+        "{{\"@timestamp\":\"2024-01-01T00:00:00Z\",\"msg\":\"needle{}\"}}\n",
+        "x".repeat(10 * 1024 * 1024)
+    );
+    f.write_all(big.as_bytes()).unwrap(); // 6: 10 MB
+    f.write_all(b"{\"msg\":\"needle without time\"}\n").unwrap(); // 7: no event time
+    f.write_all(good(2).as_bytes()).unwrap(); // 8
+    drop(f);
+    let out = dir.path().join("alerts.ndjson");
+    let dl = dir.path().join("dead.ndjson");
+    let summary = dir.path().join("summary.json");
+    let o = common::run(&[
+        "run",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--logsource",
+        "product=test",
+        "--output",
+        out.to_str().unwrap(),
+        "--dead-letter",
+        dl.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let alerts = common::file_lines(&out);
+    let lines: Vec<u64> = alerts
+        .iter()
+        .map(|a| a["source"]["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![1, 8]);
+    assert_schema_valid(&alerts);
+    let dead = common::file_lines(&dl);
+    let got: Vec<(u64, &str)> = dead
+        .iter()
+        .map(|d| {
+            (
+                d["source"]["line"].as_u64().unwrap(),
+                d["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (2, "invalid_json"),
+            (3, "invalid_utf8"),
+            (4, "not_object"),
+            (5, "empty"),
+            (6, "too_large"),
+            (7, "no_event_time")
+        ]
+    );
+    assert_eq!(
+        dead[1]["raw_base64"].as_str().map(|s| !s.is_empty()),
+        Some(true),
+        "invalid UTF-8 kept as base64"
+    );
+    assert!(
+        dead[4]["raw_len"].as_u64().unwrap() > 10 * 1024 * 1024,
+        "true length of the long line is reported"
+    );
+    let s: Value = serde_json::from_slice(&fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(s["stats"]["records"], 8);
+    assert_eq!(s["stats"]["alerts"], 2);
+    assert_eq!(s["stats"]["dead_letters"]["invalid_json"], 1);
+    assert_eq!(s["stats"]["dead_letters"]["too_large"], 1);
+}
+
+#[test]
+fn bad_rules_refuse_to_run_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yml");
+    fs::write(&bad, RULE.replace("msg|contains", "msg|containz")).unwrap();
+    let o = common::run(&[
+        "run",
+        "--rules",
+        bad.to_str().unwrap(),
+        "--input",
+        "-",
+        "--logsource",
+        "product=test",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("{}:9:", bad.display())), "{err}");
+    assert!(err.contains("containz"), "{err}");
+}
+
+#[test]
+fn validate_lists_every_problem_and_summarises() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("good.yml"), RULE).unwrap();
+    fs::write(
+        dir.path().join("bad_regex.yml"),
+        RULE.replace("msg|contains: needle", "msg|re: 'a(b'"),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("bad_cidr.yml"),
+        RULE.replace("msg|contains: needle", "ip|cidr: 10.0.0.0/33")
+            .replace("1111", "2222"),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("bad_cond.yml"),
+        RULE.replace("condition: selection", "condition: selection and")
+            .replace("1111", "3333"),
+    )
+    .unwrap();
+    let o = common::run(&["validate", "--rules", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("bad_regex.yml:9:") && out.contains("regular expression"),
+        "{out}"
+    );
+    assert!(
+        out.contains("bad_cidr.yml:9:") && out.contains("CIDR"),
+        "{out}"
+    );
+    assert!(out.contains("bad_cond.yml:10:"), "{out}");
+    assert!(out.contains("1 rule(s) loaded, 3 rejected"), "{out}");
+}
