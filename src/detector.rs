@@ -66,24 +66,17 @@ impl Detector {
             };
             let (plan, errs) = Plan::compile(&mine, &opts);
             for e in errs {
-                if !errors
-                    .iter()
-                    .any(|x| x.location == e.location && x.kind == e.kind)
-                {
+                if !errors.iter().any(|x| x.location == e.location && x.kind == e.kind) {
                     errors.push(e);
                 }
             }
             let time = TimeConfig {
-                fields: source
-                    .time_fields
-                    .clone()
-                    .unwrap_or_else(|| time.fields.clone()),
+                fields: source.time_fields.clone().unwrap_or_else(|| time.fields.clone()),
                 fallback: time.fallback,
             };
             plans.push(SourcePlan { source, plan, time });
         }
-        let failed: std::collections::HashSet<String> =
-            errors.iter().filter_map(|e| e.rule.clone()).collect();
+        let failed: std::collections::HashSet<String> = errors.iter().filter_map(|e| e.rule.clone()).collect();
         let active_rules = rules
             .iter()
             .zip(&used)

@@ -14,15 +14,8 @@ use crate::matcher::scalar::Text;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Position {
-    File {
-        file: String,
-        line: u64,
-    },
-    Kafka {
-        topic: String,
-        partition: i32,
-        offset: i64,
-    },
+    File { file: String, line: u64 },
+    Kafka { topic: String, partition: i32, offset: i64 },
 }
 
 impl fmt::Display for Position {
@@ -91,11 +84,7 @@ impl<'t, 'i> ValueRef<'t, 'i> {
 
     /// Key/value pairs of an object (empty for anything else).
     pub fn entries(&self) -> Entries<'t, 'i> {
-        let rest = if self.is_object() {
-            &self.0[1..]
-        } else {
-            &[][..]
-        };
+        let rest = if self.is_object() { &self.0[1..] } else { &[][..] };
         Entries(rest)
     }
 
@@ -122,10 +111,7 @@ impl<'t, 'i> ValueRef<'t, 'i> {
         let mut search = 0;
         while let Some(dot) = path[search..].find('.') {
             let at = search + dot;
-            if let Some(v) = self
-                .get(&path[..at])
-                .and_then(|inner| inner.lookup(&path[at + 1..]))
-            {
+            if let Some(v) = self.get(&path[..at]).and_then(|inner| inner.lookup(&path[at + 1..])) {
                 return Some(v);
             }
             search = at + 1;
@@ -156,11 +142,7 @@ impl<'t, 'i> ValueRef<'t, 'i> {
             Kind::F64(v) => serde_json::Number::from_f64(v).map_or(J::Null, J::Number),
             Kind::Str(s) => J::String(s.to_string()),
             Kind::Array(a) => J::Array(a.elements().map(|v| v.to_json()).collect()),
-            Kind::Object(o) => J::Object(
-                o.entries()
-                    .map(|(k, v)| (k.to_string(), v.to_json()))
-                    .collect(),
-            ),
+            Kind::Object(o) => J::Object(o.entries().map(|(k, v)| (k.to_string(), v.to_json())).collect()),
         }
     }
 }

@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::alert::redact::Redactor;
-use crate::alert::{
-    alert_id, rfc3339, Alert, AlertKind, Evidence, LogSourceRef, RuleRef, TimeSource,
-};
+use crate::alert::{alert_id, rfc3339, Alert, AlertKind, Evidence, LogSourceRef, RuleRef, TimeSource};
 use crate::decode::JsonDecoder;
 use crate::detector::Detector;
 use crate::event::{Position, ValueRef};
@@ -79,7 +77,7 @@ impl Processor {
             Ok(d) => d,
             Err(e) => {
                 *self.stats.dead_letters.entry(e.reason()).or_default() += 1;
-                return out.dead_letter(&DeadLetter::new(e.reason(), e.to_string(), pos, raw));
+                return out.dead_letter(&DeadLetter::new(e.reason(), e.to_string(), pos, raw).with_len(true_len));
             }
         };
         let root = decoded.root();
@@ -112,11 +110,7 @@ impl Processor {
             let rule = &sp.plan.rules[r as usize];
             let alert = ctx.alert(rule, &self.redactor);
             self.stats.alerts += 1;
-            *self
-                .stats
-                .rule_alerts
-                .entry(alert.rule.id.clone())
-                .or_default() += 1;
+            *self.stats.rule_alerts.entry(alert.rule.id.clone()).or_default() += 1;
             out.alert(&alert)?;
         }
         Ok(())

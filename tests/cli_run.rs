@@ -29,10 +29,7 @@ fn embedded_default_produces_the_expected_alerts() {
     let o = common::run(&["run"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let alerts = common::stdout_lines(&o);
-    let mut titles: Vec<&str> = alerts
-        .iter()
-        .map(|a| a["rule"]["title"].as_str().unwrap())
-        .collect();
+    let mut titles: Vec<&str> = alerts.iter().map(|a| a["rule"]["title"].as_str().unwrap()).collect();
     titles.sort();
     assert_eq!(
         titles,
@@ -90,9 +87,7 @@ fn malformed_lines_go_to_dead_letters_and_good_lines_still_alert() {
     fs::write(&rules, RULE).unwrap();
     let input = dir.path().join("in.ndjson");
     let mut f = fs::File::create(&input).unwrap();
-    let good = |n: u32| {
-        format!("{{\"@timestamp\":\"2024-01-01T00:00:0{n}Z\",\"msg\":\"a needle {n}\"}}\n")
-    };
+    let good = |n: u32| format!("{{\"@timestamp\":\"2024-01-01T00:00:0{n}Z\",\"msg\":\"a needle {n}\"}}\n");
     f.write_all(good(1).as_bytes()).unwrap(); // line 1
     f.write_all(b"{\"msg\": \"needle\", \n").unwrap(); // 2: invalid JSON
     f.write_all(b"{\"msg\":\"needle \xff\xfe\",\"@timestamp\":\"2024-01-01T00:00:00Z\"}\n")
@@ -127,21 +122,13 @@ fn malformed_lines_go_to_dead_letters_and_good_lines_still_alert() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let alerts = common::file_lines(&out);
-    let lines: Vec<u64> = alerts
-        .iter()
-        .map(|a| a["source"]["line"].as_u64().unwrap())
-        .collect();
+    let lines: Vec<u64> = alerts.iter().map(|a| a["source"]["line"].as_u64().unwrap()).collect();
     assert_eq!(lines, vec![1, 8]);
     assert_schema_valid(&alerts);
     let dead = common::file_lines(&dl);
     let got: Vec<(u64, &str)> = dead
         .iter()
-        .map(|d| {
-            (
-                d["source"]["line"].as_u64().unwrap(),
-                d["reason"].as_str().unwrap(),
-            )
-        })
+        .map(|d| (d["source"]["line"].as_u64().unwrap(), d["reason"].as_str().unwrap()))
         .collect();
     assert_eq!(
         got,
@@ -196,7 +183,8 @@ fn validate_lists_every_problem_and_summarises() {
     fs::write(dir.path().join("good.yml"), RULE).unwrap();
     fs::write(
         dir.path().join("bad_regex.yml"),
-        RULE.replace("msg|contains: needle", "msg|re: 'a(b'"),
+        RULE.replace("msg|contains: needle", "msg|re: 'a(b'")
+            .replace("1111", "4444"),
     )
     .unwrap();
     fs::write(
@@ -218,10 +206,7 @@ fn validate_lists_every_problem_and_summarises() {
         out.contains("bad_regex.yml:9:") && out.contains("regular expression"),
         "{out}"
     );
-    assert!(
-        out.contains("bad_cidr.yml:9:") && out.contains("CIDR"),
-        "{out}"
-    );
+    assert!(out.contains("bad_cidr.yml:9:") && out.contains("CIDR"), "{out}");
     assert!(out.contains("bad_cond.yml:10:"), "{out}");
     assert!(out.contains("1 rule(s) loaded, 3 rejected"), "{out}");
 }

@@ -9,15 +9,14 @@ use std::fs;
 #[test]
 fn sigma_conformance_cases_match_exactly() {
     let root = common::shared().join("sigma/conformance");
-    let manifest = fs::read_to_string(root.join("manifest.tsv"))
-        .expect("conformance manifest (../shared beside the checkout)");
+    let manifest =
+        fs::read_to_string(root.join("manifest.tsv")).expect("conformance manifest (../shared beside the checkout)");
     let out_dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     let mut cases = 0;
     for line in manifest.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
-        let (id, product, category, service, expected) =
-            (cols[0], cols[2], cols[3], cols[4], cols[6]);
+        let (id, product, category, service, expected) = (cols[0], cols[2], cols[3], cols[4], cols[6]);
         let expected: usize = expected.parse().expect("expected_matches");
         let dir = root.join(id);
         let mut ls = vec![format!("product={product}")];
@@ -50,7 +49,11 @@ fn sigma_conformance_cases_match_exactly() {
                 "{id} ({}): expected {expected}, got {got} alerts, {dead} dead letters, exit {:?}\n{}",
                 cols[1],
                 o.status.code(),
-                String::from_utf8_lossy(&o.stderr).lines().take(5).collect::<Vec<_>>().join("\n")
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             ));
         }
     }

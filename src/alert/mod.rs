@@ -165,13 +165,7 @@ mod tests {
         assert_ne!(a, alert_id(AlertKind::Match, "r1", &[], 1_001, b"event-a"));
         assert_ne!(
             alert_id(AlertKind::Correlation, "r", &[("user", "ab")], 0, b""),
-            alert_id(
-                AlertKind::Correlation,
-                "r",
-                &[("user", "a"), ("b", "")],
-                0,
-                b""
-            )
+            alert_id(AlertKind::Correlation, "r", &[("user", "a"), ("b", "")], 0, b"")
         );
     }
 

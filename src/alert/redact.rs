@@ -51,8 +51,10 @@
 //! * **Secret-looking values.** Every other string is scanned and only the
 //!   secret part is replaced, so `curl -H "Authorization: Bearer [REDACTED]"
 //!   https://x` stays readable. Covered (see `VALUE_PATTERNS`):
-//!   - HTTP `Authorization:` headers (any scheme), standalone `Bearer <token>`
-//!     and `Basic <base64 of user:pass>`;
+//!   - HTTP `Authorization:` headers (any scheme), `Cookie:`/`Set-Cookie:`
+//!     headers (the whole header value: cookie names say little about which
+//!     cookie is the session), standalone `Bearer <token>` and
+//!     `Basic <base64 of user:pass>`;
 //!   - JWTs; AWS access key ids (`AKIA`/`ASIA`/`ABIA`/`ACCA`); GitHub
 //!     (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`), GitLab
 //!     (`glpat-`), Slack (`xox[abposr]-`, webhook URLs), Google (`AIza`),
@@ -65,7 +67,7 @@
 //!     epoch-millisecond timestamps) and Luhn-valid — only then. JSON numbers
 //!     under any key are checked too;
 //!   - `name=value` / `name: value` pairs whose name ends with a secret word
-//!     (`password=`, `pwd=`, `db_pass=`? no: `pass=` only as a whole word,
+//!     (`password=`, `pwd=`, `pass=`/`db_pass=` but not `bypass=`,
 //!     `token=`, `access_token=`, `apikey=`, `x-api-key:`, `sessionid=`,
 //!     `PHPSESSID=`, `aws_secret_access_key =`, `AccountKey=`, …) in URLs,
 //!     query strings, connection strings (`Server=x;Password=y;`), JSON or
@@ -294,10 +296,7 @@ impl Redactor {
         }
         match v {
             Value::Object(map) => self.walk_object(map, path, depth),
-            Value::Array(items) => items
-                .iter_mut()
-                .map(|item| self.walk(item, path, depth + 1))
-                .sum(),
+            Value::Array(items) => items.iter_mut().map(|item| self.walk(item, path, depth + 1)).sum(),
             Value::String(s) => match self.redact_text(s) {
                 Some((out, n)) => {
                     *s = out;
@@ -327,15 +326,13 @@ impl Redactor {
                 path.push('.');
             }
             path.push_str(key);
-            if self.allow_fields.contains(key.as_str()) || self.allow_fields.contains(path.as_str())
-            {
+            if self.allow_fields.contains(key.as_str()) || self.allow_fields.contains(path.as_str()) {
                 path.truncate(saved);
                 continue;
             }
-            let class = if pair_value_key.as_deref() == Some(key.as_str()) {
-                Some(NameClass::Secret)
-            } else {
-                self.classify_name(key)
+            let class = match &pair_value_key {
+                Some((value_key, class)) if value_key == key => Some(*class),
+                _ => self.classify_name(key),
             };
             if class.is_some_and(|c| needs_whole_redaction(c, child)) {
                 if self.mode == RedactMode::Drop {
@@ -356,19 +353,19 @@ impl Redactor {
     }
 
     /// In `{"name": "<secret name>", "value": "…"}`-shaped objects, the key of
-    /// the value sibling to redact.
-    fn secret_pair_value_key(&self, map: &Map<String, Value>) -> Option<String> {
-        let secret_named = map.iter().any(|(k, v)| {
-            PAIR_NAME_KEYS.contains(&normalize_name(k).as_str())
-                && v.as_str()
-                    .is_some_and(|name| self.classify_name(name).is_some())
-        });
-        if !secret_named {
-            return None;
-        }
-        map.keys()
-            .find(|k| PAIR_VALUE_KEYS.contains(&normalize_name(k).as_str()))
-            .cloned()
+    /// the value sibling to redact and the class of the name.
+    fn secret_pair_value_key(&self, map: &Map<String, Value>) -> Option<(String, NameClass)> {
+        let class = map.iter().find_map(|(k, v)| {
+            if PAIR_NAME_KEYS.contains(&normalize_name(k).as_str()) {
+                v.as_str().and_then(|name| self.classify_name(name))
+            } else {
+                None
+            }
+        })?;
+        let value_key = map
+            .keys()
+            .find(|k| PAIR_VALUE_KEYS.contains(&normalize_name(k).as_str()))?;
+        Some((value_key.clone(), class))
     }
 
     /// Whether a field name denotes a secret, and which kind.
@@ -393,9 +390,7 @@ impl Redactor {
             }
             if HEADER_NAME_PARTS.iter().any(|p| n.contains(p)) {
                 found = Some(NameClass::Header);
-            } else if found.is_none()
-                && (n == "session" || SESSION_NAME_PARTS.iter().any(|p| n.contains(p)))
-            {
+            } else if found.is_none() && (n == "session" || SESSION_NAME_PARTS.iter().any(|p| n.contains(p))) {
                 found = Some(NameClass::Session);
             }
         }
@@ -475,9 +470,7 @@ fn is_already_redacted(s: &str) -> bool {
     s == MASK
         || (s.len() == HASH_PREFIX.len() + HASH_HEX_DIGITS
             && s.starts_with(HASH_PREFIX)
-            && s[HASH_PREFIX.len()..]
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit()))
+            && s[HASH_PREFIX.len()..].bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Lower case, without `-`, `_`, spaces, `@`, `#`, `$`.
@@ -527,21 +520,21 @@ const SESSION_NAME_PARTS: &[&str] = &["sessionid", "sessid", "sessionkey", "sess
 
 /// Known-benign names (normalised) that contain a secret word.
 const BENIGN_NAMES: &[&str] = &[
-    "tokenelevationtype", // Windows 4688: elevation kind (%%1936), not a token
-    "elevatedtoken",      // Windows 4624: yes/no
-    "passwordlastset",    // Windows 4720/4738: a date
-    "pwdlastset",         // AD attribute: a date
-    "pwdproperties",      // AD domain policy flags
-    "terminalsessionid",  // Sysmon: console session number
-    "sessionname",        // Windows 4778/4779: RDP-Tcp#3
+    "tokenelevationtype",         // Windows 4688: elevation kind (%%1936), not a token
+    "elevatedtoken",              // Windows 4624: yes/no
+    "passwordlastset",            // Windows 4720/4738: a date
+    "pwdlastset",                 // AD attribute: a date
+    "pwdproperties",              // AD domain policy flags
+    "terminalsessionid",          // Sysmon: console session number
+    "sessionname",                // Windows 4778/4779: RDP-Tcp#3
     "countofcredentialsreturned", // Windows 5379
-    "credentialtype",     // Okta authenticationContext
-    "credentialprovider", // Okta authenticationContext
-    "tokenissuertype",    // Azure AD sign-in
-    "tokenissuername",    // Azure AD sign-in
-    "incomingtokentype",  // Azure AD sign-in
-    "hashedtoken",        // GitHub audit log: SHA-256 of the token
-    "secretname",         // Kubernetes: the Secret object's name
+    "credentialtype",             // Okta authenticationContext
+    "credentialprovider",         // Okta authenticationContext
+    "tokenissuertype",            // Azure AD sign-in
+    "tokenissuername",            // Azure AD sign-in
+    "incomingtokentype",          // Azure AD sign-in
+    "hashedtoken",                // GitHub audit log: SHA-256 of the token
+    "secretname",                 // Kubernetes: the Secret object's name
 ];
 
 /// Descriptor suffixes: a secret word followed by one of these names metadata
@@ -582,21 +575,11 @@ const BENIGN_SUFFIXES: &[&str] = &[
 ];
 
 fn is_benign_name(n: &str) -> bool {
-    BENIGN_NAMES.contains(&n)
-        || BENIGN_SUFFIXES
-            .iter()
-            .any(|s| n.len() > s.len() && n.ends_with(s))
+    BENIGN_NAMES.contains(&n) || BENIGN_SUFFIXES.iter().any(|s| n.len() > s.len() && n.ends_with(s))
 }
 
 /// Keys naming the pair in `{"name": …, "value": …}` objects (normalised).
-const PAIR_NAME_KEYS: &[&str] = &[
-    "name",
-    "key",
-    "parametername",
-    "parameterkey",
-    "attributename",
-    "field",
-];
+const PAIR_NAME_KEYS: &[&str] = &["name", "key", "parametername", "parameterkey", "attributename", "field"];
 /// Keys holding the pair's value (normalised).
 const PAIR_VALUE_KEYS: &[&str] = &["value", "parametervalue", "attributevalue", "text"];
 
@@ -622,7 +605,7 @@ const TOOL_VAL: &str = r#"(?:"(?P<q>[^"]*)"|'(?P<a>[^']*)'|(?P<s>[^\s"']+))"#;
 const KV_VAL: &str = r#"(?:\\?"(?P<q>[^"]*?)\\?"|'(?P<a>[^']*)'|(?P<s>[^\s"'&;]+))"#;
 
 /// Names (in `name=value`) ending with a secret word.
-const KV_NAMES: &str = r"(?P<n>[a-z0-9_.-]*(?:password|passwd|passphrase|passcode|pwd|secret|token|api[_-]?key|access[_-]?key|account[_-]?key|private[_-]?key|auth[_-]?key|session[_-]?id|sessid|session[_-]?key|credentials?|connection[_-]?string|conn[_-]?str)|pass)";
+const KV_NAMES: &str = r"(?P<n>[a-z0-9_.-]*(?:password|passwd|passphrase|passcode|pwd|secret|token|api[_-]?key|access[_-]?key|account[_-]?key|private[_-]?key|auth[_-]?key|session[_-]?id|sessid|session[_-]?key|credentials?|connection[_-]?string|conn[_-]?str|cvv2?|cvc2?|card[_-]?number)|pass)";
 
 static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
     let p = |name: &'static str, re: &str, check: Option<Check>| ValuePattern {
@@ -640,27 +623,68 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
             r#"(?i)\b(?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?(?:(?:bearer|basic|digest|negotiate|ntlm|token|aws4-hmac-sha256|sharedkey|sharedkeylite|apikey|key|sso-key|splunk)[ \t]+)?(?P<s>[^\s"',]+(?:,[ \t]*[^\s"',]+)*)"#,
             Some(check_authorization),
         ),
-        p("bearer", r"(?i)\bbearer[ \t]+(?P<s>[a-z0-9\-._~+/]{8,}=*)", Some(check_bearer)),
-        p("basic", r"(?i)\bbasic[ \t]+(?P<s>[a-z0-9+/]{4,}={0,2})", Some(check_basic)),
+        p(
+            "cookie_header",
+            r#"(?i)\b(?:set-)?cookie\\?["']?[ \t]*:[ \t]*\\?["']?(?P<s>[^"'\r\n]+)"#,
+            Some(check_authorization),
+        ),
+        p(
+            "bearer",
+            r"(?i)\bbearer[ \t]+(?P<s>[a-z0-9\-._~+/]{8,}=*)",
+            Some(check_bearer),
+        ),
+        p(
+            "basic",
+            r"(?i)\bbasic[ \t]+(?P<s>[a-z0-9+/]{4,}={0,2})",
+            Some(check_basic),
+        ),
         // --- Well-known token formats ------------------------------------------
-        p("jwt", r"\b(?P<s>eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)", None),
-        p("aws_access_key_id", r"\b(?P<s>(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})\b", None),
-        p("github_token", r"\b(?P<s>(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255})\b", None),
+        p(
+            "jwt",
+            r"\b(?P<s>eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)",
+            None,
+        ),
+        p(
+            "aws_access_key_id",
+            r"\b(?P<s>(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})\b",
+            None,
+        ),
+        p(
+            "github_token",
+            r"\b(?P<s>(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255})\b",
+            None,
+        ),
         p("github_pat", r"\b(?P<s>github_pat_[A-Za-z0-9_]{22,255})", None),
         p("gitlab_token", r"\b(?P<s>glpat-[A-Za-z0-9_-]{20,})", None),
         p("slack_token", r"\b(?P<s>xox[abposr]-[A-Za-z0-9-]{10,})", None),
-        p("slack_webhook", r"(?i)hooks\.slack\.com/services/(?P<s>[A-Za-z0-9/_-]+)", None),
+        p(
+            "slack_webhook",
+            r"(?i)hooks\.slack\.com/services/(?P<s>[A-Za-z0-9/_-]+)",
+            None,
+        ),
         p("google_api_key", r"(?P<s>AIza[0-9A-Za-z_-]{35})", None),
-        p("stripe_key", r"\b(?P<s>(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{16,})", None),
+        p(
+            "stripe_key",
+            r"\b(?P<s>(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{16,})",
+            None,
+        ),
         p("npm_token", r"\b(?P<s>npm_[A-Za-z0-9]{36})\b", None),
-        p("sk_api_key", r"\b(?P<s>sk-(?:proj-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{32,})", None),
+        p(
+            "sk_api_key",
+            r"\b(?P<s>sk-(?:proj-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{32,})",
+            None,
+        ),
         // --- Key material ------------------------------------------------------
         p(
             "pem_private_key",
             r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?P<s>[\s\S]*?)(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\z)",
             None,
         ),
-        p("card_number", r"\b(?P<s>[2-6][0-9]{3}(?:[ -]?[0-9]){9,15})\b", Some(check_card)),
+        p(
+            "card_number",
+            r"\b(?P<s>[2-6][0-9]{3}(?:[ -]?[0-9]){9,15})\b",
+            Some(check_card),
+        ),
         // --- name=value pairs --------------------------------------------------
         p(
             "secret_kv",
@@ -691,7 +715,7 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
         p(
             "secret_flag",
             &format!(
-                r"(?i)(?:^|\s)--?(?P<n>[a-z0-9-]*(?:password|passwd|passphrase|pwd|secret|token|api-?key|access-?key|private-?key|credentials?))[ \t]+{TOOL_VAL}"
+                r"(?i)(?:^|\s)--?(?P<n>[a-z0-9-]*(?:password|passwd|passphrase|pwd|secret|token|api-?key|access-?key|private-?key|credentials?|connection-?string))[ \t]+{TOOL_VAL}"
             ),
             Some(check_flag_value),
         ),
@@ -700,10 +724,16 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
             &format!(r"(?i)(?:^|\s)/(?:ntlm|rc4|aes128|aes256|des|ticket|krbkey|pth)[:=]{TOOL_VAL}"),
             Some(check_flag_value),
         ),
-        p("schtasks_rp", &format!(r"{}[ \t]/rp[ \t:]+{TOOL_VAL}", tool("schtasks")), Some(check_flag_value)),
+        p(
+            "schtasks_rp",
+            &format!(r"{}[ \t]/rp[ \t:]+{TOOL_VAL}", tool("schtasks")),
+            Some(check_flag_value),
+        ),
         p(
             "net_use_after_user",
-            &format!(r#"(?i)\bnet1?(?:\.exe)?"?[ \t]+use\b[^\r\n|;&]*?[ \t]/u(?:ser)?:(?:"[^"]*"|\S+)[ \t]+{TOOL_VAL}"#),
+            &format!(
+                r#"(?i)\bnet1?(?:\.exe)?"?[ \t]+use\b[^\r\n|;&]*?[ \t]/u(?:ser)?:(?:"[^"]*"|\S+)[ \t]+{TOOL_VAL}"#
+            ),
             Some(check_positional),
         ),
         p(
@@ -751,10 +781,17 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
             &format!(r"{}[ \t](?-i:-p){TOOL_VAL}", tool("7z|7za|7zr|7zg|rar|winrar|unrar")),
             Some(check_flag_value),
         ),
-        p("zip_p", &format!(r"{}[ \t](?-i:-P)[ \t]+{TOOL_VAL}", tool("zip|unzip")), Some(check_flag_value)),
+        p(
+            "zip_p",
+            &format!(r"{}[ \t](?-i:-P)[ \t]+{TOOL_VAL}", tool("zip|unzip")),
+            Some(check_flag_value),
+        ),
         p(
             "curl_user",
-            &format!(r#"{}[ \t](?:-u|--user|--proxy-user|-U)[ \t]*["']?[^\s:"']*:(?P<s>[^\s"']+)"#, tool("curl")),
+            &format!(
+                r#"{}[ \t](?:-u|--user|--proxy-user|-U)[ \t]*["']?[^\s:"']*:(?P<s>[^\s"']+)"#,
+                tool("curl")
+            ),
             Some(check_plain),
         ),
         p(
@@ -767,11 +804,29 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
         ),
         p(
             "freerdp_p",
-            &format!(r"{}[ \t]/(?:p|pth):{TOOL_VAL}", tool("xfreerdp|wfreerdp|sdl-freerdp|freerdp|xfreerdp3")),
+            &format!(
+                r"{}[ \t]/(?:p|pth):{TOOL_VAL}",
+                tool("xfreerdp|wfreerdp|sdl-freerdp|freerdp|xfreerdp3")
+            ),
             Some(check_flag_value),
         ),
-        p("openssl_pass", r#"(?i)[ \t]-pass(?:in|out|word)?[ \t]+pass:(?P<s>[^\s"']+)"#, Some(check_plain)),
-        p("ntlm_hashes", r"(?i)[ \t]-hashes[ \t]+(?P<s>[0-9a-f]*:[0-9a-f]{32})", None),
+        p(
+            "openssl_pass",
+            r#"(?i)[ \t]-pass(?:in|out|word)?[ \t]+pass:(?P<s>[^\s"']+)"#,
+            Some(check_plain),
+        ),
+        p(
+            "aws_configure_set",
+            &format!(
+                r"(?i)\baws(?:\.exe)?[ \t]+configure[ \t]+set[ \t]+(?:[a-z0-9_.-]*\.)?(?:aws_secret_access_key|aws_session_token|aws_access_key_id)[ \t]+{TOOL_VAL}"
+            ),
+            Some(check_plain),
+        ),
+        p(
+            "ntlm_hashes",
+            r"(?i)[ \t]-hashes[ \t]+(?P<s>[0-9a-f]*:[0-9a-f]{32})",
+            None,
+        ),
         p(
             "convertto_securestring",
             &format!(r"(?i)\bConvertTo-SecureString\b[ \t]+(?:-String[ \t]+)?{TOOL_VAL}"),
@@ -809,13 +864,13 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
 
 /// The secret group of a match: `s`, `q` or `a`, whichever took part.
 fn secret_group<'h>(caps: &Captures<'h>) -> Option<regex::Match<'h>> {
-    caps.name("s")
-        .or_else(|| caps.name("q"))
-        .or_else(|| caps.name("a"))
+    caps.name("s").or_else(|| caps.name("q")).or_else(|| caps.name("a"))
 }
 
 /// Byte spans of secrets in `s`, sorted and merged.
 fn find_secret_spans(patterns: &[ValuePattern], s: &str) -> Vec<(usize, usize)> {
+    let done = already_redacted_ranges(s);
+    let inside_done = |start: usize, end: usize| done.iter().any(|&(a, b)| a <= start && end <= b);
     let mut spans: Vec<(usize, usize)> = Vec::new();
     for pat in patterns {
         for caps in pat.re.captures_iter(s) {
@@ -826,7 +881,7 @@ fn find_secret_spans(patterns: &[ValuePattern], s: &str) -> Vec<(usize, usize)> 
             if secret.is_empty() || is_placeholder(secret) {
                 continue;
             }
-            if pat.check.is_some_and(|check| !check(&caps, secret)) {
+            if inside_done(m.start(), m.end()) || pat.check.is_some_and(|check| !check(&caps, secret)) {
                 continue;
             }
             spans.push((m.start(), m.end()));
@@ -843,6 +898,19 @@ fn find_secret_spans(patterns: &[ValuePattern], s: &str) -> Vec<(usize, usize)> 
     merged
 }
 
+/// Ranges of `s` that are earlier replacements (`[REDACTED]`, `hmac-sha256:…`),
+/// so that redaction is idempotent (a hash's hex digits are not a card number).
+fn already_redacted_ranges(s: &str) -> Vec<(usize, usize)> {
+    let mut ranges: Vec<(usize, usize)> = s.match_indices(MASK).map(|(i, m)| (i, i + m.len())).collect();
+    for (i, _) in s.match_indices(HASH_PREFIX) {
+        let end = i + HASH_PREFIX.len() + HASH_HEX_DIGITS;
+        if s.get(i..end).is_some_and(is_already_redacted) {
+            ranges.push((i, end));
+        }
+    }
+    ranges
+}
+
 /// Values that look like a slot for a secret but are not one: already
 /// redacted, masks (`****`), yes/no, Windows message insertion strings
 /// (`%%1842`), environment references (`%PASSWORD%`).
@@ -853,17 +921,7 @@ fn is_placeholder(v: &str) -> bool {
     let lower = v.to_ascii_lowercase();
     if matches!(
         lower.as_str(),
-        "yes"
-            | "no"
-            | "true"
-            | "false"
-            | "null"
-            | "none"
-            | "nil"
-            | "n/a"
-            | "-"
-            | "required"
-            | "optional"
+        "yes" | "no" | "true" | "false" | "null" | "none" | "nil" | "n/a" | "-" | "required" | "optional"
     ) {
         return true;
     }
@@ -891,8 +949,7 @@ fn check_authorization(_: &Captures<'_>, v: &str) -> bool {
 
 /// A bearer token has a digit or token punctuation ("Bearer authentication" is prose).
 fn check_bearer(_: &Captures<'_>, v: &str) -> bool {
-    v.bytes()
-        .any(|b| b.is_ascii_digit() || b"-._~+/=".contains(&b))
+    v.bytes().any(|b| b.is_ascii_digit() || b"-._~+/=".contains(&b))
 }
 
 /// `Basic` credentials are base64 of `user:password`.
@@ -904,9 +961,7 @@ fn check_basic(_: &Captures<'_>, v: &str) -> bool {
 
 fn check_kv(caps: &Captures<'_>, _: &str) -> bool {
     // `PWD=/home/bob` in sudo and auditd records is the working directory.
-    !caps
-        .name("n")
-        .is_some_and(|n| matches!(n.as_str(), "PWD" | "OLDPWD"))
+    !caps.name("n").is_some_and(|n| matches!(n.as_str(), "PWD" | "OLDPWD"))
 }
 
 /// A flag's value: not the next flag, a sub-expression or a prompt request.
@@ -923,25 +978,10 @@ fn check_positional(caps: &Captures<'_>, v: &str) -> bool {
 
 /// `user:pass@host`, unless it is a URI scheme or header label before an email.
 fn check_user_pass(caps: &Captures<'_>, _: &str) -> bool {
-    let user = caps
-        .name("u")
-        .map_or("", |u| u.as_str())
-        .to_ascii_lowercase();
+    let user = caps.name("u").map_or("", |u| u.as_str()).to_ascii_lowercase();
     !matches!(
         user.as_str(),
-        "mailto"
-            | "sip"
-            | "sips"
-            | "tel"
-            | "smtp"
-            | "from"
-            | "to"
-            | "cc"
-            | "bcc"
-            | "email"
-            | "mail"
-            | "user"
-            | "upn"
+        "mailto" | "sip" | "sips" | "tel" | "smtp" | "from" | "to" | "cc" | "bcc" | "email" | "mail" | "user" | "upn"
     )
 }
 
@@ -953,11 +993,7 @@ fn check_card(_: &Captures<'_>, v: &str) -> bool {
             return false;
         }
     }
-    let digits: Vec<u8> = v
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .map(|b| b - b'0')
-        .collect();
+    let digits: Vec<u8> = v.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
     (13..=19).contains(&digits.len()) && luhn_valid(&digits)
 }
 
@@ -1079,8 +1115,7 @@ mod tests {
         );
         // Test case 6: key longer than the block.
         assert_eq!(
-            hex(HmacKey::new(&[0xaa; 131])
-                .mac(b"Test Using Larger Than Block-Size Key - Hash Key First")),
+            hex(HmacKey::new(&[0xaa; 131]).mac(b"Test Using Larger Than Block-Size Key - Hash Key First")),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }
@@ -1099,12 +1134,7 @@ mod tests {
         ] {
             assert!(luhn_valid(&d(ok)), "{ok}");
         }
-        for bad in [
-            "4111111111111112",
-            "5500000000000005",
-            "378282246310006",
-            "79927398710",
-        ] {
+        for bad in ["4111111111111112", "5500000000000005", "378282246310006", "79927398710"] {
             assert!(!luhn_valid(&d(bad)), "{bad}");
         }
         assert!(!luhn_valid(&[]));
@@ -1140,10 +1170,7 @@ mod tests {
             "abc.def-123",
             &["curl -H \"Authorization: Bearer ", "\" https://x"],
         );
-        assert_eq!(
-            out,
-            r#"curl -H "Authorization: Bearer [REDACTED]" https://x"#
-        );
+        assert_eq!(out, r#"curl -H "Authorization: Bearer [REDACTED]" https://x"#);
         hides(
             "Authorization: token ghx0123456789",
             "ghx0123456789",
@@ -1164,11 +1191,7 @@ mod tests {
 
     #[test]
     fn bearer_and_basic_standalone() {
-        hides(
-            "token is Bearer 0a1b2c3d4e5f",
-            "0a1b2c3d4e5f",
-            &["token is Bearer"],
-        );
+        hides("token is Bearer 0a1b2c3d4e5f", "0a1b2c3d4e5f", &["token is Bearer"]);
         hides(
             "sent Basic dXNlcjpwQHNzdzByZA== to proxy",
             "dXNlcjpwQHNzdzByZA==",
@@ -1182,21 +1205,13 @@ mod tests {
     #[test]
     fn jwt() {
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
-        hides(
-            &format!("id_token_hint {jwt} end"),
-            jwt,
-            &["id_token_hint", "end"],
-        );
+        hides(&format!("id_token_hint {jwt} end"), jwt, &["id_token_hint", "end"]);
         hides(&format!("x?jwt={jwt}"), "dozjgNryP4J3", &["x?jwt="]);
     }
 
     #[test]
     fn cloud_and_saas_tokens() {
-        hides(
-            "key AKIAIOSFODNN7EXAMPLE used",
-            "AKIAIOSFODNN7EXAMPLE",
-            &["used"],
-        );
+        hides("key AKIAIOSFODNN7EXAMPLE used", "AKIAIOSFODNN7EXAMPLE", &["used"]);
         hides("ASIAY34FZKBOKMUTVV7A", "ASIAY34FZKBOKMUTVV7A", &[]);
         hides(
             "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
@@ -1229,11 +1244,7 @@ mod tests {
             "AIzaSyA",
             &["maps?key="],
         );
-        hides(
-            "STRIPE sk_live_4eC39HqLyjWDarjtT1zdp7dc",
-            "sk_live_4eC",
-            &["STRIPE"],
-        );
+        hides("STRIPE sk_live_4eC39HqLyjWDarjtT1zdp7dc", "sk_live_4eC", &["STRIPE"]);
         hides("npm_abcdefghijklmnopqrstuvwxyz0123456789", "npm_abc", &[]);
         hides(
             "OPENAI_KEY sk-proj-abcdefghijklmnopqrstuvwxyz0123456789AB",
@@ -1279,10 +1290,16 @@ mod tests {
             &["token_type=Bearer"],
         );
         hides(
-            "Cookie: JSESSIONID=1A2B3C4D5E6F; theme=dark",
+            "GET /app;jsessionid=1A2B3C4D5E6F HTTP/1.1",
             "1A2B3C4D5E6F",
-            &["theme=dark"],
+            &["GET /app;jsessionid=", "HTTP/1.1"],
         );
+        let out = hides(
+            "Cookie: connect.sid=s%3Aabc; theme=dark\r\nHost: x",
+            "s%3Aabc",
+            &["Host: x"],
+        );
+        assert!(out.starts_with("Cookie: [REDACTED]\r\n"), "{out}");
         hides("PHPSESSID=el4ukv0kqbvoirg7nkp4dncpk3", "el4ukv0kq", &[]);
         hides("x-api-key: 9f8e7d6c5b4a", "9f8e7d6c5b4a", &["x-api-key"]);
         hides(
@@ -1295,11 +1312,7 @@ mod tests {
             "bXlrZXk",
             &["AccountName=acct", "EndpointSuffix"],
         );
-        hides(
-            r#"{"username":"bob","password":"two words"}"#,
-            "two words",
-            &["bob"],
-        );
+        hides(r#"{"username":"bob","password":"two words"}"#, "two words", &["bob"]);
         hides(r#"-Body "{\"pwd\":\"S3cr3t\"}""#, "S3cr3t", &["-Body"]);
         hides(
             "cmdkey /generic:srv /user:bob /pass:Pa55w0rd",
@@ -1317,6 +1330,16 @@ mod tests {
             &["sv=2022", "se=2024"],
         );
         hides("export MYSQL_PWD=rootpw", "rootpw", &["MYSQL_PWD="]);
+        hides(
+            "name=Bob&card_number=x1&cvv=123&zip=1",
+            "cvv=123",
+            &["name=Bob", "zip=1"],
+        );
+        hides(
+            "aws configure set aws_secret_access_key wJalrXUtnFEMIK7MDENG --profile p",
+            "wJalrXUtnFEMIK7MDENG",
+            &["--profile p"],
+        );
     }
 
     #[test]
@@ -1353,27 +1376,20 @@ mod tests {
 
     #[test]
     fn command_line_flags() {
-        hides(
-            "app --password Hunter2 --user bob",
-            "Hunter2",
-            &["--user bob"],
-        );
+        hides("app --password Hunter2 --user bob", "Hunter2", &["--user bob"]);
         hides("app --db-password=Hunter2", "Hunter2", &["--db-password="]);
         hides(
-            "kubectl --token eyXtok123 get pods",
-            "eyXtok123",
-            &["get pods"],
+            "az storage blob list --connection-string 'AccountName=a;AccountKey=k'",
+            "AccountKey=k",
+            &["az storage blob list --connection-string"],
         );
+        hides("kubectl --token eyXtok123 get pods", "eyXtok123", &["get pods"]);
         hides(
             "kubectl get secrets --token=abcd1234efgh",
             "abcd1234efgh",
             &["get secrets"],
         );
-        hides(
-            "New-ADUser -Name x -AccountPassword 'Pa ss'",
-            "Pa ss",
-            &["-Name x"],
-        );
+        hides("New-ADUser -Name x -AccountPassword 'Pa ss'", "Pa ss", &["-Name x"]);
         hides(
             "az login --service-principal -u app --client-secret 'c~S3cret'",
             "c~S3cret",
@@ -1411,11 +1427,7 @@ mod tests {
         hides("mysql -u root -pS3cret hr", "S3cret", &["-u root", " hr"]);
         clean("mysql -u root -p -h db01");
         clean("mysql -P3306 -h db01");
-        hides(
-            "sqlcmd -S db -U sa -P Sup3rS3cret -Q x",
-            "Sup3rS3cret",
-            &["-U sa"],
-        );
+        hides("sqlcmd -S db -U sa -P Sup3rS3cret -Q x", "Sup3rS3cret", &["-U sa"]);
         hides(
             "PsExec64.exe \\\\host -u CORP\\adm -p Adm1nPw cmd",
             "Adm1nPw",
@@ -1440,11 +1452,7 @@ mod tests {
             "adminpw",
             &["-u admin:", "https://x"],
         );
-        hides(
-            "smbclient //h/s -U 'CORP\\bob%Pa55'",
-            "Pa55",
-            &["CORP\\bob%"],
-        );
+        hides("smbclient //h/s -U 'CORP\\bob%Pa55'", "Pa55", &["CORP\\bob%"]);
         hides("xfreerdp /v:h /u:bob /p:RdpPw1", "RdpPw1", &["/u:bob"]);
         hides(
             "openssl pkcs12 -in k.p12 -passin pass:p12pw -nodes",
@@ -1524,7 +1532,7 @@ mod tests {
             "password_hash": null,
         });
         let n = mask().redact(&mut v);
-        assert_eq!(n, 15, "{v:#}");
+        assert_eq!(n, 14, "{v:#}");
         for k in [
             "Password",
             "db-pwd",
@@ -1544,10 +1552,7 @@ mod tests {
             assert_eq!(v[k], json!(MASK), "{k}");
         }
         assert_eq!(v["user"], "bob");
-        assert_eq!(
-            v["userIdentity"]["sessionContext"]["mfaAuthenticated"],
-            "true"
-        );
+        assert_eq!(v["userIdentity"]["sessionContext"]["mfaAuthenticated"], "true");
         assert_eq!(v["empty_password"], "");
         assert_eq!(v["token_present"], true);
         assert_eq!(v["password_hash"], Value::Null);
@@ -1585,8 +1590,7 @@ mod tests {
 
     #[test]
     fn benign_names_still_have_values_scanned() {
-        let mut v =
-            json!({"token_type": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijk"});
+        let mut v = json!({"token_type": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijk"});
         assert_eq!(mask().redact(&mut v), 1);
         assert_eq!(v["token_type"], "Bearer [REDACTED]");
     }
@@ -1624,10 +1628,7 @@ mod tests {
         // Order of the remaining keys is kept.
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["a", "b", "cmd", "z"]);
-        assert_eq!(
-            r.redact_str("password=x").as_deref(),
-            Some("password=[REDACTED]")
-        );
+        assert_eq!(r.redact_str("password=x").as_deref(), Some("password=[REDACTED]"));
     }
 
     #[test]
@@ -1643,10 +1644,7 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         let h = a["sessionId"].as_str().unwrap();
-        assert!(
-            h.starts_with(HASH_PREFIX) && h.len() == HASH_PREFIX.len() + 16,
-            "{h}"
-        );
+        assert!(h.starts_with(HASH_PREFIX) && h.len() == HASH_PREFIX.len() + 16, "{h}");
         assert!(!a.to_string().contains("sess-8f2a"));
         // The same secret hashes the same in a field and inside a URL.
         assert_eq!(a["url"], format!("/x?sessionid={h}"));
@@ -1685,8 +1683,7 @@ mod tests {
         );
         let cfg: RedactConfig = toml::from_str("").unwrap();
         assert!(cfg.enabled && cfg.mode == RedactMode::Mask && cfg.hmac_key.is_none());
-        let cfg: RedactConfig =
-            toml::from_str("mode = \"hash\"\nhmac_key = \"topsecret\"").unwrap();
+        let cfg: RedactConfig = toml::from_str("mode = \"hash\"\nhmac_key = \"topsecret\"").unwrap();
         assert_eq!(cfg.mode, RedactMode::Hash);
         assert!(!format!("{cfg:?}").contains("topsecret"));
         assert!(!format!("{:?}", Redactor::new(&cfg).unwrap()).contains("topsecret"));
@@ -1763,9 +1760,6 @@ mod tests {
             let _ = with_mode(RedactMode::Hash, Some("k")).redact_str(s);
         }
         let r = mask();
-        assert_eq!(
-            r.redact_str("password=ü€").as_deref(),
-            Some("password=[REDACTED]")
-        );
+        assert_eq!(r.redact_str("password=ü€").as_deref(), Some("password=[REDACTED]"));
     }
 }

@@ -13,7 +13,10 @@ use clap::Parser;
 mod gen;
 
 #[derive(Parser, Debug)]
-#[command(name = "tocsin-gen", about = "Generate synthetic Windows events (flat evtx JSON, NDJSON) for benchmarks")]
+#[command(
+    name = "tocsin-gen",
+    about = "Generate synthetic Windows events (flat evtx JSON, NDJSON) for benchmarks"
+)]
 struct Args {
     /// Number of events.
     #[arg(long, default_value_t = 200_000)]

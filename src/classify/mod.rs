@@ -32,16 +32,8 @@ impl Source {
                 category: c.category.clone(),
                 service: c.service.clone(),
             },
-            when: c
-                .when
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_strings()))
-                .collect(),
-            field_map: c
-                .field_map
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_strings()))
-                .collect(),
+            when: c.when.iter().map(|(k, v)| (k.clone(), v.to_strings())).collect(),
+            field_map: c.field_map.iter().map(|(k, v)| (k.clone(), v.to_strings())).collect(),
             field_prefixes: c.field_prefixes.clone(),
             time_fields: c.time_fields.clone(),
         }

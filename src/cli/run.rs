@@ -55,53 +55,48 @@ pub struct Prepared {
     pub detector: Arc<Detector>,
     pub errors: Vec<RuleError>,
     pub files: usize,
-    pub loaded_rules: usize,
+    /// Rules that parsed (some may still have failed to compile).
+    pub parsed_rules: usize,
     pub demo: bool,
 }
 
 impl Prepared {
     /// Rules rejected at parse or compile time (distinct file + rule).
     pub fn rejected_rules(&self) -> usize {
-        let keys: BTreeSet<(String, String)> = self
-            .errors
-            .iter()
-            .map(|e| {
-                (
-                    e.location.file.display().to_string(),
-                    e.rule
-                        .clone()
-                        .unwrap_or_else(|| e.location.line.to_string()),
-                )
-            })
-            .collect();
-        keys.len()
+        rejected(&self.errors)
     }
+
+    /// Rules that loaded and compiled.
+    pub fn loaded_rules(&self) -> usize {
+        self.parsed_rules - rejected(&self.detector.errors).min(self.parsed_rules)
+    }
+}
+
+fn rejected(errors: &[RuleError]) -> usize {
+    let keys: BTreeSet<(String, String)> = errors
+        .iter()
+        .map(|e| {
+            let rule = e.rule.clone().unwrap_or_else(|| e.location.line.to_string());
+            (e.location.file.display().to_string(), rule)
+        })
+        .collect();
+    keys.len()
 }
 
 /// Loads config and rules and compiles them. `every_logsource` compiles each
 /// rule for its own logsource when no source is configured (for `validate`).
-pub fn prepare(
-    args: &RuleArgs,
-    logsource: Option<&str>,
-    every_logsource: bool,
-) -> anyhow::Result<Prepared> {
+pub fn prepare(args: &RuleArgs, logsource: Option<&str>, every_logsource: bool) -> anyhow::Result<Prepared> {
     let demo = args.rules.is_empty();
     let config = match (&args.config, demo) {
         (Some(p), _) => Config::load(p)?,
         (None, true) => demo::config()?,
         (None, false) => Config::default(),
     };
-    let loaded = if demo {
-        demo::rules()
-    } else {
-        load_paths(&args.rules)
-    };
+    let loaded = if demo { demo::rules() } else { load_paths(&args.rules) };
     let rules: Vec<Arc<_>> = loaded.rules.into_iter().map(Arc::new).collect();
     let sources: Vec<Source> = if let Some(ls) = logsource {
         vec![Source::fixed(
-            parse_logsource(ls)
-                .map_err(anyhow::Error::msg)
-                .context("--logsource")?,
+            parse_logsource(ls).map_err(anyhow::Error::msg).context("--logsource")?,
         )]
     } else if !config.sources.is_empty() {
         config.sources.iter().map(Source::from_config).collect()
@@ -109,9 +104,7 @@ pub fn prepare(
         let distinct: BTreeSet<LogSource> = rules.iter().map(|r| r.logsource.clone()).collect();
         distinct.into_iter().map(Source::fixed).collect()
     } else {
-        bail!(
-            "no sources: give --logsource product=…,category=… or a --config file with [[sources]]"
-        );
+        bail!("no sources: give --logsource product=…,category=… or a --config file with [[sources]]");
     };
     let time = TimeDefaults {
         fields: config.input.time_fields.clone(),
@@ -120,12 +113,8 @@ pub fn prepare(
     let detector = Detector::build(&rules, sources, &config.placeholders, &time);
     let mut errors = loaded.errors;
     errors.extend(detector.errors.iter().cloned());
-    let parse_rejected: BTreeSet<_> = errors
-        .iter()
-        .map(|e| (e.location.file.clone(), e.rule.clone()))
-        .collect();
     Ok(Prepared {
-        loaded_rules: rules.len() + parse_rejected.len().saturating_sub(detector.errors.len()),
+        parsed_rules: rules.len(),
         config,
         detector: Arc::new(detector),
         errors,
@@ -199,8 +188,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     print_summary(&proc.stats, elapsed.as_secs_f64());
     if let Some(path) = &args.summary_json {
         let json = serde_json::json!({ "stats": proc.stats, "seconds": elapsed.as_secs_f64() });
-        std::fs::write(path, serde_json::to_vec_pretty(&json)?)
-            .with_context(|| path.display().to_string())?;
+        std::fs::write(path, serde_json::to_vec_pretty(&json)?).with_context(|| path.display().to_string())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -249,11 +237,7 @@ fn report_idle(d: &Detector) {
 }
 
 fn print_summary(s: &Stats, secs: f64) {
-    let rate = if secs > 0.0 {
-        s.records as f64 / secs
-    } else {
-        0.0
-    };
+    let rate = if secs > 0.0 { s.records as f64 / secs } else { 0.0 };
     let mut e = io::stderr().lock();
     let _ = writeln!(e, "── summary ──────────────────────────────────────────");
     let _ = writeln!(e, "records read       {:>12}", s.records);

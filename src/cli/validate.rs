@@ -24,7 +24,7 @@ pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     println!(
         "{} rule file(s): {} rule(s) loaded, {} rejected ({} error(s))",
         p.files,
-        p.loaded_rules - rejected.min(p.loaded_rules),
+        p.loaded_rules(),
         rejected,
         p.errors.len()
     );

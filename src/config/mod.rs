@@ -144,9 +144,7 @@ impl Config {
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| ConfigError {
             file: file.to_string(),
-            line: e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
+            line: e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
             message: e.message().to_string(),
         })?;
         cfg.validate(file)?;

@@ -99,10 +99,7 @@ impl JsonDecoder {
         self.input.extend_from_slice(trimmed);
         self.input.resize(len + INPUT_PADDING, 0);
         let JsonDecoder {
-            input,
-            buffers,
-            tape,
-            ..
+            input, buffers, tape, ..
         } = self;
         let mut fresh: Tape<'_> = std::mem::replace(tape, Tape(Vec::new())).reset();
         if let Err(e) = fill_tape_padded(input, len, buffers, &mut fresh) {
@@ -141,10 +138,7 @@ impl JsonDecoder {
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
+    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
     let end = b
         .iter()
         .rposition(|c| !c.is_ascii_whitespace())
@@ -169,10 +163,7 @@ mod tests {
                     .map(|t| t.as_str().to_string()),
                 Some(i.to_string())
             );
-            assert_eq!(
-                root.get("s").map(|v| v.to_json()),
-                Some(serde_json::json!("x\"y"))
-            );
+            assert_eq!(root.get("s").map(|v| v.to_json()), Some(serde_json::json!("x\"y")));
         }
     }
 
@@ -184,10 +175,7 @@ mod tests {
         assert_eq!(reason(&mut d, b"{\"a\":"), Some("invalid_json"));
         assert_eq!(reason(&mut d, b"[1,2]"), Some("not_object"));
         assert_eq!(reason(&mut d, b"\"s\""), Some("not_object"));
-        assert_eq!(
-            reason(&mut d, b"{\"a\":\"\xff\xfe\"}"),
-            Some("invalid_utf8")
-        );
+        assert_eq!(reason(&mut d, b"{\"a\":\"\xff\xfe\"}"), Some("invalid_utf8"));
         assert_eq!(reason(&mut d, &[b'{'; 100]), Some("too_large"));
         assert!(d.decode(b"{}").is_ok());
     }

@@ -57,17 +57,11 @@ impl TimeConfig {
         root: ValueRef<'_, '_>,
         transport_ns: Option<i128>,
     ) -> Result<(i128, TimeSource), NoEventTime> {
-        if let Some(ns) = self
-            .fields
-            .iter()
-            .find_map(|f| root.lookup(f).and_then(parse_time))
-        {
+        if let Some(ns) = self.fields.iter().find_map(|f| root.lookup(f).and_then(parse_time)) {
             return Ok((ns, TimeSource::Event));
         }
         match (self.fallback, transport_ns) {
-            (TimeFallback::Transport | TimeFallback::Ingest, Some(ns)) => {
-                Ok((ns, TimeSource::Transport))
-            }
+            (TimeFallback::Transport | TimeFallback::Ingest, Some(ns)) => Ok((ns, TimeSource::Transport)),
             (TimeFallback::Ingest, None) => Ok((now_ns(), TimeSource::Ingest)),
             _ => Err(NoEventTime {
                 fields: self.fields.join(", "),
@@ -125,10 +119,7 @@ mod tests {
         assert_eq!(parse_time_str("2024-05-01T10:00:00Z"), Some(base));
         assert_eq!(parse_time_str("2024-05-01T12:00:00+02:00"), Some(base));
         assert_eq!(parse_time_str("2024-05-01 10:00:00"), Some(base));
-        assert_eq!(
-            parse_time_str("2024-05-01T10:00:00.250Z"),
-            Some(base + 250_000_000)
-        );
+        assert_eq!(parse_time_str("2024-05-01T10:00:00.250Z"), Some(base + 250_000_000));
         assert_eq!(parse_time_str("1714557600"), Some(base));
         assert_eq!(parse_time_str("1714557600000"), Some(base));
         assert_eq!(parse_time_str("1714557600.5"), Some(base + 500_000_000));

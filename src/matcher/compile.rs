@@ -35,11 +35,7 @@ impl CompileOptions {
             return p.clone();
         }
         std::iter::once(field.to_string())
-            .chain(
-                self.field_prefixes
-                    .iter()
-                    .map(|pre| format!("{pre}{field}")),
-            )
+            .chain(self.field_prefixes.iter().map(|pre| format!("{pre}{field}")))
             .collect()
     }
 }
@@ -209,12 +205,7 @@ impl<'o> Builder<'o> {
         for (name, groups) in tests {
             let ors = groups
                 .into_iter()
-                .map(|items| {
-                    and(items
-                        .into_iter()
-                        .map(|(item, t)| self.item_expr(item, t))
-                        .collect())
-                })
+                .map(|items| and(items.into_iter().map(|(item, t)| self.item_expr(item, t)).collect()))
                 .collect();
             idents.insert(name, or(ors));
         }
@@ -236,11 +227,7 @@ impl<'o> Builder<'o> {
                 }
             }
             ItemTest::Null => Expr::Not(Box::new(Expr::Atom(self.atom(target, AtomKind::NonNull)))),
-            ItemTest::Values {
-                values,
-                all,
-                negate,
-            } => {
+            ItemTest::Values { values, all, negate } => {
                 let exprs = values
                     .into_iter()
                     .map(|preds| {
@@ -329,12 +316,7 @@ impl<'o> Builder<'o> {
             };
             idx.add(atom, pred);
         }
-        for idx in self
-            .plan
-            .fields
-            .iter_mut()
-            .chain(self.plan.keywords.as_mut())
-        {
+        for idx in self.plan.fields.iter_mut().chain(self.plan.keywords.as_mut()) {
             if let Err(kind) = idx.build() {
                 let loc = self.plan.rules.first().map(|r| r.location.clone());
                 if let Some(loc) = loc {

@@ -107,12 +107,7 @@ fn scan_all_values(idx: &FieldIndex, value: ValueRef<'_, '_>, s: &mut Scratch) {
 }
 
 pub(super) fn field_ref_holds(fr: &FieldRefAtom, event: ValueRef<'_, '_>, s: &mut Scratch) -> bool {
-    let first = |paths: &[String]| {
-        paths
-            .iter()
-            .find_map(|p| event.lookup(p))
-            .and_then(|v| v.text())
-    };
+    let first = |paths: &[String]| paths.iter().find_map(|p| event.lookup(p)).and_then(|v| v.text());
     let (Some(left), Some(right)) = (first(&fr.left), first(&fr.right)) else {
         return false;
     };

@@ -48,9 +48,7 @@ impl TextIndex {
         }
         let hit = match glob.parts.as_slice() {
             [GlobPart::Star] => None,
-            [GlobPart::Star, GlobPart::Lit(l), GlobPart::Star] => {
-                Some((l.clone(), Hit::Anywhere(atom)))
-            }
+            [GlobPart::Star, GlobPart::Lit(l), GlobPart::Star] => Some((l.clone(), Hit::Anywhere(atom))),
             [GlobPart::Lit(l), GlobPart::Star] => Some((l.clone(), Hit::Prefix(atom))),
             [GlobPart::Star, GlobPart::Lit(l)] => Some((l.clone(), Hit::Suffix(atom))),
             _ => None,
@@ -107,11 +105,7 @@ impl TextIndex {
                         Hit::Anywhere(a) => s.set(a),
                         Hit::Prefix(a) if m.start() == 0 => s.set(a),
                         Hit::Suffix(a) if m.end() == text.len() => s.set(a),
-                        Hit::Verify(a, g)
-                            if !s.is_set(a) && self.globs[g as usize].is_match(text) =>
-                        {
-                            s.set(a)
-                        }
+                        Hit::Verify(a, g) if !s.is_set(a) && self.globs[g as usize].is_match(text) => s.set(a),
                         _ => {}
                     }
                 }
@@ -184,15 +178,9 @@ impl FieldIndex {
             }
         }
         if !plain.is_empty() {
-            let set = RegexSet::new(plain.iter().map(|(_, s)| s)).map_err(|e| {
-                RuleErrorKind::BadRegex {
-                    pattern: plain
-                        .iter()
-                        .map(|(_, s)| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" | "),
-                    reason: e.to_string(),
-                }
+            let set = RegexSet::new(plain.iter().map(|(_, s)| s)).map_err(|e| RuleErrorKind::BadRegex {
+                pattern: plain.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>().join(" | "),
+                reason: e.to_string(),
             })?;
             self.regex = Some((set, plain.into_iter().map(|(a, _)| a).collect()));
         }

@@ -162,16 +162,11 @@ enum VPart {
 }
 
 /// Compiles one field item into its test.
-pub fn compile_item(
-    item: &FieldItem,
-    placeholders: &Placeholders,
-) -> Result<ItemTest, RuleErrorKind> {
+pub fn compile_item(item: &FieldItem, placeholders: &Placeholders) -> Result<ItemTest, RuleErrorKind> {
     if item.has(Modifier::Exists) {
         return match item.values.as_slice() {
             [Value::Bool { value, .. }] => Ok(ItemTest::Exists(*value)),
-            _ => Err(RuleErrorKind::InvalidValue(
-                "`exists` takes a single boolean".into(),
-            )),
+            _ => Err(RuleErrorKind::InvalidValue("`exists` takes a single boolean".into())),
         };
     }
     if matches!(item.values.as_slice(), [Value::Null]) {
@@ -188,11 +183,7 @@ pub fn compile_item(
     })
 }
 
-fn compile_value(
-    item: &FieldItem,
-    v: &Value,
-    ph: &Placeholders,
-) -> Result<Vec<Pred>, RuleErrorKind> {
+fn compile_value(item: &FieldItem, v: &Value, ph: &Placeholders) -> Result<Vec<Pred>, RuleErrorKind> {
     let m = &item.modifiers;
     if let Some(cmp) = numeric_cmp(m) {
         let time = time_part(m);
@@ -279,20 +270,14 @@ fn raw_text(v: &Value) -> Result<String, RuleErrorKind> {
     match v {
         Value::String(s) => Ok(s.raw.clone()),
         Value::Number { text, .. } | Value::Bool { text, .. } => Ok(text.clone()),
-        Value::Null => Err(RuleErrorKind::InvalidValue(
-            "null is not allowed here".into(),
-        )),
+        Value::Null => Err(RuleErrorKind::InvalidValue("null is not allowed here".into())),
     }
 }
 
 /// Inlines the `re` sub-modifiers as regex flags.
 fn regex_source(pattern: &str, m: &[Modifier]) -> String {
     let mut flags = String::new();
-    for (modifier, flag) in [
-        (Modifier::ReI, 'i'),
-        (Modifier::ReM, 'm'),
-        (Modifier::ReS, 's'),
-    ] {
+    for (modifier, flag) in [(Modifier::ReI, 'i'), (Modifier::ReM, 'm'), (Modifier::ReS, 's')] {
         if m.contains(&modifier) {
             flags.push(flag);
         }
@@ -305,21 +290,13 @@ fn regex_source(pattern: &str, m: &[Modifier]) -> String {
 }
 
 /// Runs the string modifiers left to right over the value's variants.
-fn string_variants(
-    v: &Value,
-    m: &[Modifier],
-    ph: &Placeholders,
-) -> Result<Vec<Variant>, RuleErrorKind> {
+fn string_variants(v: &Value, m: &[Modifier], ph: &Placeholders) -> Result<Vec<Variant>, RuleErrorKind> {
     let base: Variant = match v {
         Value::String(s) => from_sigma(s),
         Value::Number { text, .. } | Value::Bool { text, .. } => {
             vec![VPart::Bytes(text.as_bytes().to_vec())]
         }
-        Value::Null => {
-            return Err(RuleErrorKind::InvalidValue(
-                "null inside a value list".into(),
-            ))
-        }
+        Value::Null => return Err(RuleErrorKind::InvalidValue("null inside a value list".into())),
     };
     let mut variants = vec![base];
     for modifier in m {
@@ -330,13 +307,9 @@ fn string_variants(
             Modifier::Utf16be => map_bytes(variants, |s| utf16(s, true, false))?,
             Modifier::Utf16 => map_bytes(variants, |s| utf16(s, false, true))?,
             Modifier::Base64 => map_bytes(variants, |b| {
-                base64::engine::general_purpose::STANDARD
-                    .encode(b)
-                    .into_bytes()
+                base64::engine::general_purpose::STANDARD.encode(b).into_bytes()
             })?,
-            Modifier::Base64Offset => {
-                flat_map(variants, |v| Ok(base64_offsets(&literal_bytes(&v)?)))?
-            }
+            Modifier::Base64Offset => flat_map(variants, |v| Ok(base64_offsets(&literal_bytes(&v)?)))?,
             Modifier::Contains => wrap(variants, true, true),
             Modifier::StartsWith => wrap(variants, false, true),
             Modifier::EndsWith => wrap(variants, true, false),
@@ -369,10 +342,7 @@ fn flat_map(
 }
 
 /// Applies a byte encoding to a variant that must be plain text (no wildcards).
-fn map_bytes(
-    variants: Vec<Variant>,
-    f: impl Fn(&[u8]) -> Vec<u8>,
-) -> Result<Vec<Variant>, RuleErrorKind> {
+fn map_bytes(variants: Vec<Variant>, f: impl Fn(&[u8]) -> Vec<u8>) -> Result<Vec<Variant>, RuleErrorKind> {
     variants
         .into_iter()
         .map(|v| Ok(vec![VPart::Bytes(f(&literal_bytes(&v)?))]))
@@ -484,11 +454,7 @@ fn split_placeholders(s: &str) -> Vec<Seg<'_>> {
             break;
         };
         let name = &rest[start + 1..start + 1 + len];
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-        {
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
             out.push(Seg::Text(&rest[..start + 1]));
             rest = &rest[start + 1..];
             continue;
@@ -512,11 +478,7 @@ fn utf16(s: &[u8], big_endian: bool, bom: bool) -> Vec<u8> {
         out.extend_from_slice(&[0xFF, 0xFE]);
     }
     for u in text.encode_utf16() {
-        let b = if big_endian {
-            u.to_be_bytes()
-        } else {
-            u.to_le_bytes()
-        };
+        let b = if big_endian { u.to_be_bytes() } else { u.to_le_bytes() };
         out.extend_from_slice(&b);
     }
     out

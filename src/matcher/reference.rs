@@ -18,11 +18,9 @@ pub fn matches(rule: &Rule, event: ValueRef<'_, '_>, opts: &CompileOptions) -> b
 
 fn cond(rule: &Rule, c: &Condition, ev: ValueRef<'_, '_>, o: &CompileOptions) -> bool {
     let ident = |n: &String| {
-        rule.detection.identifier(n).is_some_and(|id| {
-            id.groups
-                .iter()
-                .any(|g| g.items.iter().all(|i| item(i, ev, o)))
-        })
+        rule.detection
+            .identifier(n)
+            .is_some_and(|id| id.groups.iter().any(|g| g.items.iter().all(|i| item(i, ev, o))))
     };
     match c {
         Condition::And(cs) => cs.iter().all(|c| cond(rule, c, ev, o)),
@@ -65,16 +63,8 @@ fn item(it: &FieldItem, ev: ValueRef<'_, '_>, o: &CompileOptions) -> bool {
             negate,
         } => {
             let scalars: Vec<Text<'_>> = values.iter().flat_map(scalars).collect();
-            let one = |preds: &Vec<Pred>| {
-                preds
-                    .iter()
-                    .any(|p| scalars.iter().any(|t| pred(p, t, ev, o)))
-            };
-            let hit = if all {
-                vs.iter().all(one)
-            } else {
-                vs.iter().any(one)
-            };
+            let one = |preds: &Vec<Pred>| preds.iter().any(|p| scalars.iter().any(|t| pred(p, t, ev, o)));
+            let hit = if all { vs.iter().all(one) } else { vs.iter().any(one) };
             hit != negate
         }
     }
@@ -104,21 +94,12 @@ fn pred(p: &Pred, t: &Text<'_>, ev: ValueRef<'_, '_>, o: &CompileOptions) -> boo
     match p {
         Pred::Glob(g) if g.cased => g.is_match(s),
         Pred::Glob(g) => g.is_match(&s.to_lowercase()),
-        Pred::Regex(r) => {
-            fancy_regex::Regex::new(r).is_ok_and(|re| re.is_match(s).unwrap_or(false))
-        }
-        Pred::Num(cmp, n) => t
-            .number()
-            .or_else(|| parse_number(s))
-            .is_some_and(|v| cmp.holds(v, *n)),
+        Pred::Regex(r) => fancy_regex::Regex::new(r).is_ok_and(|re| re.is_match(s).unwrap_or(false)),
+        Pred::Num(cmp, n) => t.number().or_else(|| parse_number(s)).is_some_and(|v| cmp.holds(v, *n)),
         Pred::Time(part, cmp, n) => time_part(t, *part).is_some_and(|v| cmp.holds(v, *n)),
         Pred::Cidr(c) => parse_ip(s).is_some_and(|ip| c.contains(ip)),
         Pred::FieldRef { field, mode, cased } => {
-            let Some(other) = paths(field, o)
-                .iter()
-                .find_map(|p| ev.lookup(p))
-                .and_then(|v| v.text())
-            else {
+            let Some(other) = paths(field, o).iter().find_map(|p| ev.lookup(p)).and_then(|v| v.text()) else {
                 return false;
             };
             let (l, r) = if *cased {

@@ -35,11 +35,7 @@ impl<'a> Text<'a> {
 
     pub fn from_f64(v: f64) -> Text<'static> {
         let mut b = ryu::Buffer::new();
-        let s = if v.is_finite() {
-            b.format_finite(v)
-        } else {
-            "NaN"
-        };
+        let s = if v.is_finite() { b.format_finite(v) } else { "NaN" };
         Text::from_formatted(s, v)
     }
 

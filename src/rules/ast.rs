@@ -53,10 +53,7 @@ pub struct Rule {
 impl Rule {
     /// A stable key for metrics, alert ids and references: id, else name, else title.
     pub fn key(&self) -> &str {
-        self.id
-            .as_deref()
-            .or(self.name.as_deref())
-            .unwrap_or(&self.title)
+        self.id.as_deref().or(self.name.as_deref()).unwrap_or(&self.title)
     }
 }
 
@@ -359,11 +356,7 @@ impl SigmaString {
                     if !lit.is_empty() {
                         parts.push(StrPart::Literal(std::mem::take(&mut lit)));
                     }
-                    parts.push(if c == '*' {
-                        StrPart::AnyString
-                    } else {
-                        StrPart::AnyChar
-                    });
+                    parts.push(if c == '*' { StrPart::AnyString } else { StrPart::AnyChar });
                 }
                 _ => lit.push(c),
             }

@@ -70,9 +70,7 @@ pub enum RuleErrorKind {
     UnknownIdentifier(String),
     #[error("condition pattern `{0}` matches no search identifier")]
     PatternMatchesNothing(String),
-    #[error(
-        "condition uses a pipe aggregation (`{0}`), removed from Sigma v2: write a correlation rule instead"
-    )]
+    #[error("condition uses a pipe aggregation (`{0}`), removed from Sigma v2: write a correlation rule instead")]
     Aggregation(String),
     #[error("bad regular expression `{pattern}`: {reason}")]
     BadRegex { pattern: String, reason: String },

@@ -41,10 +41,7 @@ fn file_error(path: &Path, kind: RuleErrorKind) -> RuleError {
 }
 
 fn is_rule_file(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yml" | "yaml")
-    )
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
 }
 
 fn is_hidden(path: &Path) -> bool {
@@ -75,10 +72,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<RuleError>) {
             continue;
         }
         let Ok(ft) = entry.file_type() else {
-            errors.push(file_error(
-                &path,
-                RuleErrorKind::Io("cannot read file type".into()),
-            ));
+            errors.push(file_error(&path, RuleErrorKind::Io("cannot read file type".into())));
             continue;
         };
         if ft.is_dir() {
@@ -102,9 +96,7 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadedRules {
                 files.extend(found);
             }
             Ok(_) => files.push(path.clone()),
-            Err(e) => loaded
-                .errors
-                .push(file_error(path, RuleErrorKind::Io(e.to_string()))),
+            Err(e) => loaded.errors.push(file_error(path, RuleErrorKind::Io(e.to_string()))),
         }
     }
 
@@ -118,16 +110,13 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadedRules {
         let text = match fs::read(&path).map(String::from_utf8) {
             Ok(Ok(t)) => t,
             Ok(Err(e)) => {
-                loaded.errors.push(file_error(
-                    &path,
-                    RuleErrorKind::Io(format!("not valid UTF-8: {e}")),
-                ));
+                loaded
+                    .errors
+                    .push(file_error(&path, RuleErrorKind::Io(format!("not valid UTF-8: {e}"))));
                 continue;
             }
             Err(e) => {
-                loaded
-                    .errors
-                    .push(file_error(&path, RuleErrorKind::Io(e.to_string())));
+                loaded.errors.push(file_error(&path, RuleErrorKind::Io(e.to_string())));
                 continue;
             }
         };
@@ -199,10 +188,7 @@ mod tests {
         fs::write(&bad, b"title: \xff\xfe\n").unwrap();
         let loaded = load_paths(&[missing, bad]);
         assert_eq!(loaded.errors.len(), 2);
-        assert!(loaded
-            .errors
-            .iter()
-            .all(|e| matches!(e.kind, RuleErrorKind::Io(_))));
+        assert!(loaded.errors.iter().all(|e| matches!(e.kind, RuleErrorKind::Io(_))));
         assert!(loaded.errors[1].to_string().contains("UTF-8"));
     }
 

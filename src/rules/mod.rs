@@ -11,8 +11,8 @@ pub mod parse;
 pub mod yaml;
 
 pub use ast::{
-    Condition, Detection, FieldItem, Group, Level, Location, LogSource, Modifier, Rule,
-    SearchIdentifier, SigmaString, StrPart, Value,
+    Condition, Detection, FieldItem, Group, Level, Location, LogSource, Modifier, Rule, SearchIdentifier, SigmaString,
+    StrPart, Value,
 };
 pub use error::{RuleError, RuleErrorKind};
 pub use load::{load_paths, LoadedRules};

@@ -246,12 +246,7 @@ impl Node {
         match &self.kind {
             NodeKind::Scalar { .. } => 1,
             NodeKind::Seq(items) => 1 + items.iter().map(Node::count).sum::<usize>(),
-            NodeKind::Map(entries) => {
-                1 + entries
-                    .iter()
-                    .map(|(k, v)| k.count() + v.count())
-                    .sum::<usize>()
-            }
+            NodeKind::Map(entries) => 1 + entries.iter().map(|(k, v)| k.count() + v.count()).sum::<usize>(),
         }
     }
 }
@@ -294,11 +289,7 @@ pub fn resolve_plain(text: &str) -> Resolved {
         _ => (false, text),
     };
     if matches!(unsigned, ".inf" | ".Inf" | ".INF") {
-        return Resolved::Float(if negative {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
+        return Resolved::Float(if negative { f64::NEG_INFINITY } else { f64::INFINITY });
     }
     if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
         return match text.parse::<i128>() {
@@ -668,18 +659,9 @@ mod tests {
     #[test]
     fn keeps_original_scalar_text_and_style() {
         let root = one("a: 00000429\nb: '4624'\nc: |\n  lit\nd: 0x1F\n");
-        assert_eq!(
-            scalar(root.get("a").unwrap()),
-            ("00000429", ScalarStyle::Plain)
-        );
-        assert_eq!(
-            scalar(root.get("b").unwrap()),
-            ("4624", ScalarStyle::Quoted)
-        );
-        assert_eq!(
-            scalar(root.get("c").unwrap()),
-            ("lit\n", ScalarStyle::Quoted)
-        );
+        assert_eq!(scalar(root.get("a").unwrap()), ("00000429", ScalarStyle::Plain));
+        assert_eq!(scalar(root.get("b").unwrap()), ("4624", ScalarStyle::Quoted));
+        assert_eq!(scalar(root.get("c").unwrap()), ("lit\n", ScalarStyle::Quoted));
         assert_eq!(root.get("a").unwrap().resolve(), Some(Resolved::Int(429)));
         assert_eq!(root.get("b").unwrap().resolve(), Some(Resolved::Str));
         assert_eq!(root.get("d").unwrap().resolve(), Some(Resolved::Int(31)));
@@ -799,10 +781,7 @@ mod tests {
         let text = "a: 1\n---\n---\nb: [1, 2\nc: 3\n---\nd: 4\n";
         let docs = parse_stream(text);
         assert_eq!(docs.len(), 4, "{docs:?}");
-        assert_eq!(
-            docs[0].as_ref().unwrap().root.get("a").unwrap().as_scalar(),
-            Some("1")
-        );
+        assert_eq!(docs[0].as_ref().unwrap().root.get("a").unwrap().as_scalar(), Some("1"));
         assert!(docs[1].as_ref().unwrap().is_empty());
         let err = docs[2].as_ref().unwrap_err();
         assert_eq!(err.line, 5, "{err:?}");

@@ -24,18 +24,10 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
-    pub fn new(
-        reason: &'static str,
-        detail: impl Into<String>,
-        source: Position,
-        raw: &[u8],
-    ) -> Self {
+    pub fn new(reason: &'static str, detail: impl Into<String>, source: Position, raw: &[u8]) -> Self {
         let (text, b64) = match std::str::from_utf8(raw) {
             Ok(s) => (Some(s.to_string()), None),
-            Err(_) => (
-                None,
-                Some(base64::engine::general_purpose::STANDARD.encode(raw)),
-            ),
+            Err(_) => (None, Some(base64::engine::general_purpose::STANDARD.encode(raw))),
         };
         DeadLetter {
             reason,
@@ -45,5 +37,11 @@ impl DeadLetter {
             raw: text,
             raw_base64: b64,
         }
+    }
+
+    /// Records the true length when only a prefix of the record was kept.
+    pub fn with_len(mut self, len: usize) -> Self {
+        self.raw_len = self.raw_len.max(len);
+        self
     }
 }

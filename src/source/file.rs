@@ -27,13 +27,9 @@ impl LineReader {
     /// Opens a file, or stdin for `-`.
     pub fn open(path: &Path, limit: usize) -> io::Result<LineReader> {
         let (inner, name): (Box<dyn BufRead + Send>, String) = if path == Path::new("-") {
-            (
-                Box::new(BufReader::with_capacity(1 << 16, io::stdin())),
-                "-".into(),
-            )
+            (Box::new(BufReader::with_capacity(1 << 16, io::stdin())), "-".into())
         } else {
-            let f = File::open(path)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            let f = File::open(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             (
                 Box::new(BufReader::with_capacity(1 << 16, f)),
                 path.display().to_string(),

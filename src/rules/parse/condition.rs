@@ -76,9 +76,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, RuleErrorKind> {
                 pos,
             });
         } else {
-            return Err(bad(format!(
-                "unexpected character `{c}` at position {pos} in `{text}`"
-            )));
+            return Err(bad(format!("unexpected character `{c}` at position {pos} in `{text}`")));
         }
     }
     Ok(toks)
@@ -204,9 +202,7 @@ impl<'a> Parser<'a> {
                 let inner = self.or()?;
                 self.depth -= 1;
                 return match self.next() {
-                    Some(Token {
-                        tok: Tok::RParen, ..
-                    }) => Ok(inner),
+                    Some(Token { tok: Tok::RParen, .. }) => Ok(inner),
                     Some(other) => Err(bad(format!(
                         "expected `)` to close `(` at position {} but found {} at position {} in `{text}`",
                         t.pos,
@@ -219,12 +215,7 @@ impl<'a> Parser<'a> {
                     ))),
                 };
             }
-            Tok::RParen => {
-                return Err(bad(format!(
-                    "unexpected `)` at position {} in `{text}`",
-                    t.pos
-                )))
-            }
+            Tok::RParen => return Err(bad(format!("unexpected `)` at position {} in `{text}`", t.pos))),
             Tok::Word(w) => w,
         };
         match word.as_str() {
@@ -393,16 +384,10 @@ mod tests {
             Or(vec![id("a"), And(vec![id("b"), Not(Box::new(id("c")))])])
         );
         assert_eq!(p("not a and b"), And(vec![Not(Box::new(id("a"))), id("b")]));
-        assert_eq!(
-            p("a and b or c"),
-            Or(vec![And(vec![id("a"), id("b")]), id("c")])
-        );
+        assert_eq!(p("a and b or c"), Or(vec![And(vec![id("a"), id("b")]), id("c")]));
         assert_eq!(p("a and b and c"), And(vec![id("a"), id("b"), id("c")]));
         assert_eq!(p("a or b or c"), Or(vec![id("a"), id("b"), id("c")]));
-        assert_eq!(
-            p("(a or b) and c"),
-            And(vec![Or(vec![id("a"), id("b")]), id("c")])
-        );
+        assert_eq!(p("(a or b) and c"), And(vec![Or(vec![id("a"), id("b")]), id("c")]));
         assert_eq!(p("((a))"), id("a"));
         assert_eq!(p("not not a"), Not(Box::new(Not(Box::new(id("a"))))));
         assert_eq!(p("not (a or b)"), Not(Box::new(Or(vec![id("a"), id("b")]))));
@@ -411,10 +396,7 @@ mod tests {
 
     #[test]
     fn quantifiers() {
-        assert_eq!(
-            p("1 of selection_*"),
-            OneOf(names(&["selection_img", "selection_cli"]))
-        );
+        assert_eq!(p("1 of selection_*"), OneOf(names(&["selection_img", "selection_cli"])));
         assert_eq!(
             p("any of selection*"),
             OneOf(names(&["selection", "selection_img", "selection_cli"]))
@@ -467,18 +449,12 @@ mod tests {
             err("1 of nomatch_*"),
             RuleErrorKind::PatternMatchesNothing("nomatch_*".into())
         );
-        assert_eq!(
-            err("selection and sel"),
-            RuleErrorKind::UnknownIdentifier("sel".into())
-        );
+        assert_eq!(err("selection and sel"), RuleErrorKind::UnknownIdentifier("sel".into()));
         assert_eq!(
             err("all of missing"),
             RuleErrorKind::UnknownIdentifier("missing".into())
         );
-        assert_eq!(
-            err("Selection"),
-            RuleErrorKind::UnknownIdentifier("Selection".into())
-        );
+        assert_eq!(err("Selection"), RuleErrorKind::UnknownIdentifier("Selection".into()));
     }
 
     #[test]

@@ -16,9 +16,7 @@
 //! identifier does not also produce "unknown identifier" noise.
 
 use super::{condition, modifier, Ctx};
-use crate::rules::ast::{
-    Condition, Detection, FieldItem, Group, SearchIdentifier, SigmaString, Value,
-};
+use crate::rules::ast::{Condition, Detection, FieldItem, Group, SearchIdentifier, SigmaString, Value};
 use crate::rules::error::RuleErrorKind;
 use crate::rules::yaml::{Node, NodeKind, Resolved};
 
@@ -47,10 +45,7 @@ pub(super) fn parse_detection(ctx: &mut Ctx, key: &Node, node: &Node) -> Option<
                 k,
                 RuleErrorKind::InvalidKey {
                     key: "detection".into(),
-                    reason: format!(
-                        "search identifier names must be strings, found {}",
-                        k.describe()
-                    ),
+                    reason: format!("search identifier names must be strings, found {}", k.describe()),
                 },
             );
             continue;
@@ -66,7 +61,8 @@ pub(super) fn parse_detection(ctx: &mut Ctx, key: &Node, node: &Node) -> Option<
             ctx.error(
                 k,
                 RuleErrorKind::Unsupported(
-                    "`timeframe` belongs to correlation rules (Sigma v2); move the aggregation to a correlation rule".into(),
+                    "`timeframe` belongs to correlation rules (Sigma v2); move the aggregation to a correlation rule"
+                        .into(),
                 ),
             );
             continue;
@@ -102,10 +98,7 @@ fn parse_conditions(ctx: &mut Ctx, node: &Node, names: &[&str]) -> Option<Condit
     let one = |ctx: &mut Ctx, n: &Node| -> Option<Condition> {
         let text = match (&n.kind, n.resolve()) {
             (_, Some(Resolved::Null)) => {
-                ctx.error(
-                    n,
-                    RuleErrorKind::BadCondition("the condition is empty".into()),
-                );
+                ctx.error(n, RuleErrorKind::BadCondition("the condition is empty".into()));
                 return None;
             }
             (NodeKind::Scalar { text, .. }, _) => text,
@@ -131,10 +124,7 @@ fn parse_conditions(ctx: &mut Ctx, node: &Node, names: &[&str]) -> Option<Condit
     match &node.kind {
         NodeKind::Seq(items) => {
             if items.is_empty() {
-                ctx.error(
-                    node,
-                    RuleErrorKind::BadCondition("the condition list is empty".into()),
-                );
+                ctx.error(node, RuleErrorKind::BadCondition("the condition list is empty".into()));
                 return None;
             }
             let mut out = Vec::new();
@@ -165,12 +155,7 @@ fn invalid_ident(name: &str, reason: impl Into<String>) -> RuleErrorKind {
     }
 }
 
-fn parse_search_identifier(
-    ctx: &mut Ctx,
-    name: &str,
-    key: &Node,
-    node: &Node,
-) -> Option<SearchIdentifier> {
+fn parse_search_identifier(ctx: &mut Ctx, name: &str, key: &Node, node: &Node) -> Option<SearchIdentifier> {
     let groups = match &node.kind {
         NodeKind::Map(_) => vec![parse_group(ctx, name, node)?],
         NodeKind::Seq(items) => {
@@ -181,10 +166,7 @@ fn parse_search_identifier(
             if let Some(nested) = items.iter().find(|i| i.as_seq().is_some()) {
                 ctx.error(
                     nested,
-                    invalid_ident(
-                        name,
-                        "a list inside a search identifier's list is not allowed",
-                    ),
+                    invalid_ident(name, "a list inside a search identifier's list is not allowed"),
                 );
                 return None;
             }
@@ -209,10 +191,7 @@ fn parse_search_identifier(
                 // Keywords.
                 let values = parse_values(ctx, node)?;
                 if let Some(i) = values.iter().position(|v| *v == Value::Null) {
-                    ctx.error(
-                        &items[i],
-                        RuleErrorKind::InvalidValue("null is not a keyword".into()),
-                    );
+                    ctx.error(&items[i], RuleErrorKind::InvalidValue("null is not a keyword".into()));
                     return None;
                 }
                 vec![Group {
@@ -230,18 +209,11 @@ fn parse_search_identifier(
             let found = if node.is_null() {
                 "it is empty".to_string()
             } else {
-                format!(
-                    "found {} `{}`",
-                    node.describe(),
-                    node.as_scalar().unwrap_or_default()
-                )
+                format!("found {} `{}`", node.describe(), node.as_scalar().unwrap_or_default())
             };
             ctx.error(
                 node,
-                invalid_ident(
-                    name,
-                    format!("a search identifier must be a map or a list ({found})"),
-                ),
+                invalid_ident(name, format!("a search identifier must be a map or a list ({found})")),
             );
             return None;
         }
@@ -271,10 +243,7 @@ fn parse_group(ctx: &mut Ctx, name: &str, node: &Node) -> Option<Group> {
             _ => {
                 ctx.error(
                     k,
-                    invalid_ident(
-                        name,
-                        format!("field names must be strings, found {}", k.describe()),
-                    ),
+                    invalid_ident(name, format!("field names must be strings, found {}", k.describe())),
                 );
                 ok = false;
                 continue;
@@ -306,9 +275,7 @@ fn parse_item(ctx: &mut Ctx, key: &Node, key_text: &str, value: &Node) -> Option
         }
     };
     let values = parse_values(ctx, value)?;
-    if let Err((kind, index)) =
-        modifier::validate(parsed.field.as_deref(), &parsed.modifiers, &values)
-    {
+    if let Err((kind, index)) = modifier::validate(parsed.field.as_deref(), &parsed.modifiers, &values) {
         let at = match (&kind, index, value.as_seq()) {
             (RuleErrorKind::InvalidValue(_), Some(i), Some(items)) => items.get(i).unwrap_or(value),
             (RuleErrorKind::InvalidValue(_), _, _) => value,
@@ -333,18 +300,14 @@ fn parse_values(ctx: &mut Ctx, node: &Node) -> Option<Vec<Value>> {
             ctx.error(
                 node,
                 RuleErrorKind::InvalidValue(
-                    "a map is not a valid value; nested fields are written `parent.child: value`"
-                        .into(),
+                    "a map is not a valid value; nested fields are written `parent.child: value`".into(),
                 ),
             );
             None
         }
         NodeKind::Seq(items) => {
             if items.is_empty() {
-                ctx.error(
-                    node,
-                    RuleErrorKind::InvalidValue("empty list of values".into()),
-                );
+                ctx.error(node, RuleErrorKind::InvalidValue("empty list of values".into()));
                 return None;
             }
             let mut values = Vec::with_capacity(items.len());

@@ -85,10 +85,7 @@ pub fn parse_document(doc: &Document, file: &Arc<PathBuf>) -> Result<Rule, Vec<R
         _ => {
             let mut errors = ctx.errors;
             if let Some(key) = key {
-                errors = errors
-                    .into_iter()
-                    .map(|e| e.with_rule(key.clone()))
-                    .collect();
+                errors = errors.into_iter().map(|e| e.with_rule(key.clone())).collect();
             }
             Err(errors)
         }
@@ -139,10 +136,7 @@ fn string_list(ctx: &mut Ctx, key: &str, node: &Node, allow_scalar: bool) -> Vec
                     NodeKind::Scalar { text, .. } => out.push(text.clone()),
                     _ => ctx.error(
                         item,
-                        invalid(
-                            key,
-                            format!("list items must be strings, found {}", item.describe()),
-                        ),
+                        invalid(key, format!("list items must be strings, found {}", item.describe())),
                     ),
                 }
             }
@@ -154,10 +148,7 @@ fn string_list(ctx: &mut Ctx, key: &str, node: &Node, allow_scalar: bool) -> Vec
             } else {
                 "a list of strings"
             };
-            ctx.error(
-                node,
-                invalid(key, format!("must be {what}, found {}", node.describe())),
-            );
+            ctx.error(node, invalid(key, format!("must be {what}, found {}", node.describe())));
             Vec::new()
         }
     }
@@ -180,18 +171,11 @@ fn parse_rule(ctx: &mut Ctx, doc: &Document) -> Option<Rule> {
             Some(name) => keys.push((name, k, v)),
             None => ctx.error(
                 k,
-                invalid(
-                    "(top level)",
-                    format!("keys must be strings, found {}", k.describe()),
-                ),
+                invalid("(top level)", format!("keys must be strings, found {}", k.describe())),
             ),
         }
     }
-    let get = |name: &str| {
-        keys.iter()
-            .find(|(n, _, _)| *n == name)
-            .map(|&(_, k, v)| (k, v))
-    };
+    let get = |name: &str| keys.iter().find(|(n, _, _)| *n == name).map(|&(_, k, v)| (k, v));
 
     // Documents that are not detection rules.
     if let Some((k, _)) = get("correlation") {
@@ -216,9 +200,7 @@ fn parse_rule(ctx: &mut Ctx, doc: &Document) -> Option<Rule> {
         if let Some((k, _)) = get("filter") {
             ctx.error(
                 k,
-                RuleErrorKind::Unsupported(
-                    "Sigma filter documents (`filter:`) are not supported".into(),
-                ),
+                RuleErrorKind::Unsupported("Sigma filter documents (`filter:`) are not supported".into()),
             );
             return None;
         }
@@ -240,8 +222,7 @@ fn parse_rule(ctx: &mut Ctx, doc: &Document) -> Option<Rule> {
         },
     };
 
-    let string_key =
-        |ctx: &mut Ctx, name: &str| get(name).and_then(|(_, v)| opt_string(ctx, name, v));
+    let string_key = |ctx: &mut Ctx, name: &str| get(name).and_then(|(_, v)| opt_string(ctx, name, v));
     let id = string_key(ctx, "id");
     let name = string_key(ctx, "name");
     let status = string_key(ctx, "status");
@@ -251,17 +232,13 @@ fn parse_rule(ctx: &mut Ctx, doc: &Document) -> Option<Rule> {
         let text = opt_string(ctx, "level", v)?;
         let level = Level::parse(&text);
         if level.is_none() {
-            ctx.error(
-                v,
-                invalid("level", format!("must be one of {LEVELS}, not `{text}`")),
-            );
+            ctx.error(v, invalid("level", format!("must be one of {LEVELS}, not `{text}`")));
         }
         level
     });
     let tags = get("tags").map_or_else(Vec::new, |(_, v)| string_list(ctx, "tags", v, false));
-    let falsepositives = get("falsepositives").map_or_else(Vec::new, |(_, v)| {
-        string_list(ctx, "falsepositives", v, true)
-    });
+    let falsepositives =
+        get("falsepositives").map_or_else(Vec::new, |(_, v)| string_list(ctx, "falsepositives", v, true));
     let fields = get("fields").map_or_else(Vec::new, |(_, v)| string_list(ctx, "fields", v, false));
 
     let logsource = match get("logsource") {
@@ -341,10 +318,7 @@ fn parse_logsource(ctx: &mut Ctx, node: &Node) -> Option<LogSource> {
     let Some(entries) = node.as_map() else {
         ctx.error(
             node,
-            invalid(
-                "logsource",
-                format!("must be a map, found {}", node.describe()),
-            ),
+            invalid("logsource", format!("must be a map, found {}", node.describe())),
         );
         return None;
     };
@@ -354,10 +328,7 @@ fn parse_logsource(ctx: &mut Ctx, node: &Node) -> Option<LogSource> {
         let Some(name) = k.as_scalar() else {
             ctx.error(
                 k,
-                invalid(
-                    "logsource",
-                    format!("keys must be strings, found {}", k.describe()),
-                ),
+                invalid("logsource", format!("keys must be strings, found {}", k.describe())),
             );
             continue;
         };
@@ -378,10 +349,7 @@ fn parse_logsource(ctx: &mut Ctx, node: &Node) -> Option<LogSource> {
     if ls.product.is_none() && ls.category.is_none() && ls.service.is_none() {
         ctx.error(
             node,
-            invalid(
-                "logsource",
-                "needs at least one of `product`, `category` or `service`",
-            ),
+            invalid("logsource", "needs at least one of `product`, `category` or `service`"),
         );
         return None;
     }

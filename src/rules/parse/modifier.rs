@@ -92,12 +92,7 @@ const TIME_PART: &[Modifier] = &[
     Modifier::Month,
     Modifier::Year,
 ];
-const UTF16: &[Modifier] = &[
-    Modifier::Utf16le,
-    Modifier::Utf16be,
-    Modifier::Utf16,
-    Modifier::Wide,
-];
+const UTF16: &[Modifier] = &[Modifier::Utf16le, Modifier::Utf16be, Modifier::Utf16, Modifier::Wide];
 const BASE64: &[Modifier] = &[Modifier::Base64, Modifier::Base64Offset];
 const NOT_WITH_RE: &[Modifier] = &[
     Modifier::Contains,
@@ -142,18 +137,13 @@ fn is_string(v: &Value) -> bool {
 pub fn validate(field: Option<&str>, mods: &[Modifier], values: &[Value]) -> Result<(), Invalid> {
     for (i, m) in mods.iter().enumerate() {
         if mods[..i].contains(m) {
-            return Err(bad_mods(format!(
-                "`{}` is given more than once",
-                m.as_str()
-            )));
+            return Err(bad_mods(format!("`{}` is given more than once", m.as_str())));
         }
     }
 
     if mods.contains(&Modifier::Exists) {
         if mods.len() > 1 {
-            return Err(bad_mods(
-                "`exists` cannot be combined with other modifiers".into(),
-            ));
+            return Err(bad_mods("`exists` cannot be combined with other modifiers".into()));
         }
         if field.is_none() {
             return Err(bad_mods("`exists` needs a field name".into()));
@@ -165,9 +155,7 @@ pub fn validate(field: Option<&str>, mods: &[Modifier], values: &[Value]) -> Res
                 0,
             )),
             _ => Err((
-                RuleErrorKind::InvalidValue(
-                    "`exists` takes a single boolean (`true` or `false`), not a list".into(),
-                ),
+                RuleErrorKind::InvalidValue("`exists` takes a single boolean (`true` or `false`), not a list".into()),
                 None,
             )),
         };
@@ -188,19 +176,10 @@ pub fn validate(field: Option<&str>, mods: &[Modifier], values: &[Value]) -> Res
             } else {
                 ""
             };
-            return Err(bad_mods(format!(
-                "`re` cannot be combined with `{}`{hint}",
-                m.as_str()
-            )));
+            return Err(bad_mods(format!("`re` cannot be combined with `{}`{hint}", m.as_str())));
         }
-        if let Some(&m) = mods
-            .iter()
-            .find(|m| COMPARE.contains(m) || TIME_PART.contains(m))
-        {
-            return Err(bad_mods(format!(
-                "`re` cannot be combined with `{}`",
-                m.as_str()
-            )));
+        if let Some(&m) = mods.iter().find(|m| COMPARE.contains(m) || TIME_PART.contains(m)) {
+            return Err(bad_mods(format!("`re` cannot be combined with `{}`", m.as_str())));
         }
     }
 
@@ -237,17 +216,11 @@ pub fn validate(field: Option<&str>, mods: &[Modifier], values: &[Value]) -> Res
             )));
         }
         if mods[0] != t {
-            return Err(bad_mods(format!(
-                "`{}` must be the first modifier",
-                t.as_str()
-            )));
+            return Err(bad_mods(format!("`{}` must be the first modifier", t.as_str())));
         }
     }
     if let Some(&c) = compare.first() {
-        if let Some(&other) = mods
-            .iter()
-            .find(|m| !TIME_PART.contains(m) && !COMPARE.contains(m))
-        {
+        if let Some(&other) = mods.iter().find(|m| !TIME_PART.contains(m) && !COMPARE.contains(m)) {
             return Err(bad_mods(format!(
                 "`{}` cannot be combined with `{}` (only a time part such as `hour|{}` may precede it)",
                 c.as_str(),
@@ -259,11 +232,7 @@ pub fn validate(field: Option<&str>, mods: &[Modifier], values: &[Value]) -> Res
     if let Some(&m) = compare.first().or(time.first()) {
         if let Some(i) = values.iter().position(|v| !is_number(v)) {
             return Err(bad_value(
-                format!(
-                    "`{}` compares numbers, not `{}`",
-                    m.as_str(),
-                    values[i].text()
-                ),
+                format!("`{}` compares numbers, not `{}`", m.as_str(), values[i].text()),
                 i,
             ));
         }
@@ -271,9 +240,7 @@ pub fn validate(field: Option<&str>, mods: &[Modifier], values: &[Value]) -> Res
 
     let base64 = of(mods, BASE64);
     if base64.len() > 1 {
-        return Err(bad_mods(
-            "`base64` and `base64offset` are mutually exclusive".into(),
-        ));
+        return Err(bad_mods("`base64` and `base64offset` are mutually exclusive".into()));
     }
     let utf16 = of(mods, UTF16);
     if utf16.len() > 1 {
@@ -297,17 +264,11 @@ pub fn validate(field: Option<&str>, mods: &[Modifier], values: &[Value]) -> Res
             return Err(bad_mods("`fieldref` needs a field name".into()));
         }
         if let Some(&m) = mods.iter().find(|m| NOT_WITH_FIELDREF.contains(m)) {
-            return Err(bad_mods(format!(
-                "`fieldref` cannot be combined with `{}`",
-                m.as_str()
-            )));
+            return Err(bad_mods(format!("`fieldref` cannot be combined with `{}`", m.as_str())));
         }
         if let Some(i) = values.iter().position(|v| !is_string(v)) {
             return Err(bad_value(
-                format!(
-                    "`fieldref` takes field names (strings), not `{}`",
-                    values[i].text()
-                ),
+                format!("`fieldref` takes field names (strings), not `{}`", values[i].text()),
                 i,
             ));
         }
@@ -364,11 +325,7 @@ mod tests {
         }
     }
 
-    fn value_err(
-        field: Option<&str>,
-        mods: &[Modifier],
-        values: &[Value],
-    ) -> (String, Option<usize>) {
+    fn value_err(field: Option<&str>, mods: &[Modifier], values: &[Value]) -> (String, Option<usize>) {
         match validate(field, mods, values) {
             Err((RuleErrorKind::InvalidValue(m), i)) => (m, i),
             other => panic!("expected InvalidValue for {mods:?}, got {other:?}"),
@@ -399,10 +356,7 @@ mod tests {
             }
         );
         assert_eq!(parse_key("").unwrap().field, None);
-        assert_eq!(
-            parse_key("x|re|i|m|s").unwrap().modifiers,
-            vec![Re, ReI, ReM, ReS]
-        );
+        assert_eq!(parse_key("x|re|i|m|s").unwrap().modifiers, vec![Re, ReI, ReM, ReS]);
         assert_eq!(
             parse_key("x|re|ignorecase|dotall").unwrap().modifiers,
             vec![Re, ReI, ReS]
@@ -476,16 +430,10 @@ mod tests {
             (&[Wide], "`wide` must be followed by `base64`"),
             (&[Base64, Utf16le], "`utf16le` must be followed by `base64`"),
             (&[Utf16le, Wide, Base64], "only one of `utf16le`"),
-            (
-                &[Fieldref, Base64],
-                "`fieldref` cannot be combined with `base64`",
-            ),
+            (&[Fieldref, Base64], "`fieldref` cannot be combined with `base64`"),
         ];
         for (mods, want) in cases {
-            let values = if mods
-                .iter()
-                .any(|m| COMPARE.contains(m) || TIME_PART.contains(m))
-            {
+            let values = if mods.iter().any(|m| COMPARE.contains(m) || TIME_PART.contains(m)) {
                 vec![n("1")]
             } else {
                 vec![s("x")]
@@ -502,10 +450,7 @@ mod tests {
         let (m, i) = value_err(Some("f"), &[Exists], &[s("yes")]);
         assert!(m.contains("`exists` takes `true` or `false`"), "{m}");
         assert_eq!(i, Some(0));
-        assert_eq!(
-            value_err(Some("f"), &[Exists], &[b(true), b(false)]).1,
-            None
-        );
+        assert_eq!(value_err(Some("f"), &[Exists], &[b(true), b(false)]).1, None);
         value_err(Some("f"), &[Exists], &[n("1")]);
         let (m, i) = value_err(Some("f"), &[Gte], &[n("1"), s("abc")]);
         assert!(m.contains("compares numbers, not `abc`"), "{m}");

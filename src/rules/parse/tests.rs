@@ -37,9 +37,7 @@ fn with_detection(detection: &str) -> String {
 }
 
 fn values(text: &str) -> Vec<Value> {
-    let r = rule(&with_detection(&format!(
-        "  sel:\n    f: {text}\n  condition: sel\n"
-    )));
+    let r = rule(&with_detection(&format!("  sel:\n    f: {text}\n  condition: sel\n")));
     r.detection.identifiers[0].groups[0].items[0].values.clone()
 }
 
@@ -98,10 +96,7 @@ custom_key: [1, x]
 fn full_rule() {
     let r = rule(FULL);
     assert_eq!(r.title, "Suspicious Thing");
-    assert_eq!(
-        r.id.as_deref(),
-        Some("5f1f9d4c-0000-4000-8000-000000000001")
-    );
+    assert_eq!(r.id.as_deref(), Some("5f1f9d4c-0000-4000-8000-000000000001"));
     assert_eq!(r.key(), "5f1f9d4c-0000-4000-8000-000000000001");
     assert_eq!(r.name.as_deref(), Some("suspicious_thing"));
     assert_eq!(r.status.as_deref(), Some("test"));
@@ -119,15 +114,9 @@ fn full_rule() {
     );
     assert_eq!(r.falsepositives, ["Admins"]);
     assert_eq!(r.fields, ["CommandLine"]);
-    assert_eq!(
-        r.tocsin,
-        Some(serde_json::json!({"suppress": "10m", "count": 5}))
-    );
+    assert_eq!(r.tocsin, Some(serde_json::json!({"suppress": "10m", "count": 5})));
     assert_eq!(r.custom["date"], serde_json::json!("2024-01-02"));
-    assert_eq!(
-        r.custom["references"],
-        serde_json::json!(["https://example.com"])
-    );
+    assert_eq!(r.custom["references"], serde_json::json!(["https://example.com"]));
     assert_eq!(r.custom["custom_key"], serde_json::json!([1, "x"]));
     assert_eq!(r.custom.len(), 3);
     assert_eq!((r.location.line, r.location.column), (1, 1));
@@ -149,10 +138,7 @@ fn full_rule() {
     assert_eq!(item.field.as_deref(), Some("Image"));
     assert_eq!(item.modifiers, [Modifier::EndsWith]);
     assert_eq!(item.location.line, 20);
-    assert_eq!(
-        item.values[0],
-        Value::String(SigmaString::parse("\\cmd.exe"))
-    );
+    assert_eq!(item.values[0], Value::String(SigmaString::parse("\\cmd.exe")));
     let cli = &d.identifiers[1].groups[0];
     assert_eq!(cli.items.len(), 2);
     assert_eq!(cli.items[0].modifiers, [Modifier::Contains, Modifier::All]);
@@ -170,7 +156,9 @@ fn minimal_rule_and_optional_keys() {
     assert_eq!(r.logsource.service.as_deref(), Some("sshd"));
     assert!(r.tocsin.is_none() && r.custom.is_empty());
     // falsepositives as a single string; empty optional keys.
-    let r = rule("title: x\nfalsepositives: Unknown\ndescription:\nlogsource: {product: p}\ndetection: {k: [a], condition: k}\n");
+    let r = rule(
+        "title: x\nfalsepositives: Unknown\ndescription:\nlogsource: {product: p}\ndetection: {k: [a], condition: k}\n",
+    );
     assert_eq!(r.falsepositives, ["Unknown"]);
     assert_eq!(r.description, None);
 }
@@ -181,25 +169,13 @@ fn minimal_rule_and_optional_keys() {
 fn sigma_string_escaping() {
     assert_eq!(
         SigmaString::parse("a*b?c").parts,
-        [
-            lit("a"),
-            StrPart::AnyString,
-            lit("b"),
-            StrPart::AnyChar,
-            lit("c")
-        ]
+        [lit("a"), StrPart::AnyString, lit("b"), StrPart::AnyChar, lit("c")]
     );
     assert_eq!(SigmaString::parse(r"a\*b").parts, [lit("a*b")]);
     assert_eq!(SigmaString::parse(r"a\?b").parts, [lit("a?b")]);
     assert_eq!(SigmaString::parse(r"a\\b").parts, [lit(r"a\b")]);
-    assert_eq!(
-        SigmaString::parse(r"\\*").parts,
-        [lit("\\"), StrPart::AnyString]
-    );
-    assert_eq!(
-        SigmaString::parse(r"C:\Windows\W").parts,
-        [lit(r"C:\Windows\W")]
-    );
+    assert_eq!(SigmaString::parse(r"\\*").parts, [lit("\\"), StrPart::AnyString]);
+    assert_eq!(SigmaString::parse(r"C:\Windows\W").parts, [lit(r"C:\Windows\W")]);
     assert_eq!(SigmaString::parse(r"end\").parts, [lit(r"end\")]);
     assert_eq!(SigmaString::parse(r"\\\*").parts, [lit(r"\*")]);
     assert!(SigmaString::parse("").parts.is_empty());
@@ -230,10 +206,7 @@ fn value_typing() {
     assert_eq!(values("0x10"), [num("0x10", 16.0)]);
     assert_eq!(values("1e3"), [num("1e3", 1000.0)]);
     assert_eq!(values("1.50"), [num("1.50", 1.5)]);
-    assert_eq!(
-        values("'4624'"),
-        [Value::String(SigmaString::literal("4624"))]
-    );
+    assert_eq!(values("'4624'"), [Value::String(SigmaString::literal("4624"))]);
     assert_eq!(
         values("\"00000429\""),
         [Value::String(SigmaString::literal("00000429"))]
@@ -252,23 +225,14 @@ fn value_typing() {
             value: false
         }]
     );
-    assert_eq!(
-        values("'true'"),
-        [Value::String(SigmaString::literal("true"))]
-    );
+    assert_eq!(values("'true'"), [Value::String(SigmaString::literal("true"))]);
     assert_eq!(values("yes"), [Value::String(SigmaString::literal("yes"))]);
     assert_eq!(values("~"), [Value::Null]);
     assert_eq!(values("null"), [Value::Null]);
     assert_eq!(values(""), [Value::Null]);
     assert_eq!(values("[null]"), [Value::Null]);
-    assert_eq!(
-        values("'null'"),
-        [Value::String(SigmaString::literal("null"))]
-    );
-    assert_eq!(
-        values("!!str 42"),
-        [Value::String(SigmaString::literal("42"))]
-    );
+    assert_eq!(values("'null'"), [Value::String(SigmaString::literal("null"))]);
+    assert_eq!(values("!!str 42"), [Value::String(SigmaString::literal("42"))]);
     assert_eq!(
         values("2024-01-02"),
         [Value::String(SigmaString::literal("2024-01-02"))]
@@ -338,43 +302,25 @@ fn invalid_search_identifiers() {
     assert_eq!(line, 6);
     // A number, and nothing at all.
     let (kind, _) = error(&with_detection("  sel: 5\n  condition: sel\n"));
-    assert!(matches!(
-        kind,
-        RuleErrorKind::InvalidSearchIdentifier { .. }
-    ));
+    assert!(matches!(kind, RuleErrorKind::InvalidSearchIdentifier { .. }));
     let (kind, _) = error(&with_detection("  sel:\n  condition: sel\n"));
-    assert!(
-        matches!(&kind, RuleErrorKind::InvalidSearchIdentifier { reason, .. } if reason.contains("empty"))
-    );
+    assert!(matches!(&kind, RuleErrorKind::InvalidSearchIdentifier { reason, .. } if reason.contains("empty")));
     // Empty list, empty map.
     let (kind, line) = error(&with_detection("  sel: []\n  condition: sel\n"));
-    assert!(
-        matches!(&kind, RuleErrorKind::InvalidSearchIdentifier { reason, .. } if reason.contains("empty list"))
-    );
+    assert!(matches!(&kind, RuleErrorKind::InvalidSearchIdentifier { reason, .. } if reason.contains("empty list")));
     assert_eq!(line, 6);
     let (kind, _) = error(&with_detection("  sel: {}\n  condition: sel\n"));
-    assert!(
-        matches!(&kind, RuleErrorKind::InvalidSearchIdentifier { reason, .. } if reason.contains("empty map"))
-    );
+    assert!(matches!(&kind, RuleErrorKind::InvalidSearchIdentifier { reason, .. } if reason.contains("empty map")));
     // Mixed maps and scalars.
-    let (kind, line) = error(&with_detection(
-        "  sel:\n    - a: 1\n    - foo\n  condition: sel\n",
-    ));
-    assert!(
-        matches!(&kind, RuleErrorKind::InvalidSearchIdentifier { reason, .. } if reason.contains("mixes"))
-    );
+    let (kind, line) = error(&with_detection("  sel:\n    - a: 1\n    - foo\n  condition: sel\n"));
+    assert!(matches!(&kind, RuleErrorKind::InvalidSearchIdentifier { reason, .. } if reason.contains("mixes")));
     assert_eq!(line, 8);
     // Nested list.
     let (kind, line) = error(&with_detection("  sel:\n    - [a, b]\n  condition: sel\n"));
-    assert!(matches!(
-        kind,
-        RuleErrorKind::InvalidSearchIdentifier { .. }
-    ));
+    assert!(matches!(kind, RuleErrorKind::InvalidSearchIdentifier { .. }));
     assert_eq!(line, 7);
     // Null keyword.
-    let (kind, line) = error(&with_detection(
-        "  sel:\n    - a\n    - ~\n  condition: sel\n",
-    ));
+    let (kind, line) = error(&with_detection("  sel:\n    - a\n    - ~\n  condition: sel\n"));
     assert!(matches!(kind, RuleErrorKind::InvalidValue(_)), "{kind:?}");
     assert_eq!(line, 8);
 }
@@ -391,9 +337,7 @@ fn invalid_values() {
     );
     assert_eq!(line, 9);
     // A map as a value.
-    let (kind, line) = error(&with_detection(
-        "  sel:\n    f:\n      g: 1\n  condition: sel\n",
-    ));
+    let (kind, line) = error(&with_detection("  sel:\n    f:\n      g: 1\n  condition: sel\n"));
     assert!(
         matches!(&kind, RuleErrorKind::InvalidValue(m) if m.contains("map")),
         "{kind:?}"
@@ -407,9 +351,7 @@ fn invalid_values() {
     );
     assert_eq!(line, 7);
     // A list inside a value list.
-    let (kind, _) = error(&with_detection(
-        "  sel:\n    f: [a, [b]]\n  condition: sel\n",
-    ));
+    let (kind, _) = error(&with_detection("  sel:\n    f: [a, [b]]\n  condition: sel\n"));
     assert!(matches!(kind, RuleErrorKind::InvalidValue(_)));
 }
 
@@ -422,41 +364,28 @@ fn modifiers_in_rules() {
     assert_eq!(kind, RuleErrorKind::UnknownModifier("contians".into()));
     assert_eq!(line, 8);
     // `i` without `re`.
-    let (kind, line) = error(&with_detection(
-        "  sel:\n    f|contains|i: x\n  condition: sel\n",
-    ));
+    let (kind, line) = error(&with_detection("  sel:\n    f|contains|i: x\n  condition: sel\n"));
     assert!(
         matches!(&kind, RuleErrorKind::InvalidModifiers(m) if m.contains("`i`") && m.contains("after `re`")),
         "{kind:?}"
     );
     assert_eq!(line, 7);
     // Non-boolean exists: at the value.
-    let (kind, line) = error(&with_detection(
-        "  sel:\n    f|exists: 'yes'\n  condition: sel\n",
-    ));
+    let (kind, line) = error(&with_detection("  sel:\n    f|exists: 'yes'\n  condition: sel\n"));
     assert!(
         matches!(&kind, RuleErrorKind::InvalidValue(m) if m.contains("exists")),
         "{kind:?}"
     );
     assert_eq!(line, 7);
-    let (kind, _) = error(&with_detection(
-        "  sel:\n    f|exists: 1\n  condition: sel\n",
-    ));
+    let (kind, _) = error(&with_detection("  sel:\n    f|exists: 1\n  condition: sel\n"));
     assert!(matches!(kind, RuleErrorKind::InvalidValue(_)));
     // Valid exists.
-    let r = rule(&with_detection(
-        "  sel:\n    f|exists: false\n  condition: sel\n",
-    ));
+    let r = rule(&with_detection("  sel:\n    f|exists: false\n  condition: sel\n"));
     let item = &r.detection.identifiers[0].groups[0].items[0];
     assert_eq!(item.modifiers, [Modifier::Exists]);
-    assert!(matches!(
-        item.values[..],
-        [Value::Bool { value: false, .. }]
-    ));
+    assert!(matches!(item.values[..], [Value::Bool { value: false, .. }]));
     // A bad combination: at the key.
-    let (kind, line) = error(&with_detection(
-        "  sel:\n    f|re|contains: x\n  condition: sel\n",
-    ));
+    let (kind, line) = error(&with_detection("  sel:\n    f|re|contains: x\n  condition: sel\n"));
     assert!(matches!(kind, RuleErrorKind::InvalidModifiers(_)));
     assert_eq!(line, 7);
     // A non-number for gte: at the offending list item.
@@ -466,17 +395,13 @@ fn modifiers_in_rules() {
     assert!(matches!(kind, RuleErrorKind::InvalidValue(_)));
     assert_eq!(line, 9);
     // Time part + comparison.
-    let r = rule(&with_detection(
-        "  sel:\n    f|hour|gte: 22\n  condition: sel\n",
-    ));
+    let r = rule(&with_detection("  sel:\n    f|hour|gte: 22\n  condition: sel\n"));
     assert_eq!(
         r.detection.identifiers[0].groups[0].items[0].modifiers,
         [Modifier::Hour, Modifier::Gte]
     );
     // Keyword with a modifier only.
-    let r = rule(&with_detection(
-        "  sel:\n    '|contains': x\n  condition: sel\n",
-    ));
+    let r = rule(&with_detection("  sel:\n    '|contains': x\n  condition: sel\n"));
     let item = &r.detection.identifiers[0].groups[0].items[0];
     assert_eq!(
         (item.field.as_deref(), &item.modifiers[..]),
@@ -491,16 +416,14 @@ fn duplicate_keys() {
     ));
     assert_eq!(kind, RuleErrorKind::DuplicateKey("sel".into()));
     assert_eq!(line, 8);
-    let (kind, line) = error(&with_detection(
-        "  sel:\n    a: 1\n    a: 2\n  condition: sel\n",
-    ));
+    let (kind, line) = error(&with_detection("  sel:\n    a: 1\n    a: 2\n  condition: sel\n"));
     assert_eq!(kind, RuleErrorKind::DuplicateKey("a".into()));
     assert_eq!(line, 8);
-    let (kind, line) =
-        error("title: a\ntitle: b\nlogsource: {product: p}\ndetection: {k: [a], condition: k}\n");
+    let (kind, line) = error("title: a\ntitle: b\nlogsource: {product: p}\ndetection: {k: [a], condition: k}\n");
     assert_eq!(kind, RuleErrorKind::DuplicateKey("title".into()));
     assert_eq!(line, 2);
-    let (kind, line) = error("title: a\nlogsource: {product: p}\ndetection: {k: [a], condition: k}\nx:\n  y: 1\n  y: 2\n");
+    let (kind, line) =
+        error("title: a\nlogsource: {product: p}\ndetection: {k: [a], condition: k}\nx:\n  y: 1\n  y: 2\n");
     assert_eq!(kind, RuleErrorKind::DuplicateKey("y".into()));
     assert_eq!(line, 6);
 }
@@ -523,22 +446,15 @@ fn conditions() {
         ])
     );
     // A list of conditions is an OR.
-    let r = rule(&with_detection(
-        "  a: [x]\n  b: [y]\n  condition:\n    - a\n    - b\n",
-    ));
+    let r = rule(&with_detection("  a: [x]\n  b: [y]\n  condition:\n    - a\n    - b\n"));
     assert_eq!(
         r.detection.condition,
-        Condition::Or(vec![
-            Condition::Ident("a".into()),
-            Condition::Ident("b".into())
-        ])
+        Condition::Or(vec![Condition::Ident("a".into()), Condition::Ident("b".into())])
     );
     let r = rule(&with_detection("  a: [x]\n  condition: [a]\n"));
     assert_eq!(r.detection.condition, Condition::Ident("a".into()));
     // `nothing` is an identifier.
-    let r = rule(&with_detection(
-        "  nothing: [x]\n  condition: not nothing\n",
-    ));
+    let r = rule(&with_detection("  nothing: [x]\n  condition: not nothing\n"));
     assert_eq!(
         r.detection.condition,
         Condition::Not(Box::new(Condition::Ident("nothing".into())))
@@ -547,38 +463,25 @@ fn conditions() {
     let r = rule(&with_detection(
         "  a: [x]\n  _b: [y]\n  c: [z]\n  condition: all of them\n",
     ));
-    assert_eq!(
-        r.detection.condition,
-        Condition::AllOf(vec!["a".into(), "c".into()])
-    );
+    assert_eq!(r.detection.condition, Condition::AllOf(vec!["a".into(), "c".into()]));
 }
 
 #[test]
 fn condition_errors() {
     let (kind, line) = error(&with_detection("  sel: [x]\n  condition: 1 of filter_*\n"));
-    assert_eq!(
-        kind,
-        RuleErrorKind::PatternMatchesNothing("filter_*".into())
-    );
+    assert_eq!(kind, RuleErrorKind::PatternMatchesNothing("filter_*".into()));
     assert_eq!(line, 7);
     let (kind, _) = error(&with_detection("  sel: [x]\n  condition: sel and other\n"));
     assert_eq!(kind, RuleErrorKind::UnknownIdentifier("other".into()));
-    let (kind, line) = error(&with_detection(
-        "  sel: [x]\n  condition: sel | count() by host > 5\n",
-    ));
-    assert_eq!(
-        kind,
-        RuleErrorKind::Aggregation("count() by host > 5".into())
-    );
+    let (kind, line) = error(&with_detection("  sel: [x]\n  condition: sel | count() by host > 5\n"));
+    assert_eq!(kind, RuleErrorKind::Aggregation("count() by host > 5".into()));
     assert_eq!(line, 7);
     let (kind, _) = error(&with_detection("  sel: [x]\n  condition: (sel\n"));
     assert!(
         matches!(&kind, RuleErrorKind::BadCondition(m) if m.contains("(sel")),
         "{kind:?}"
     );
-    let (kind, line) = error(&with_detection(
-        "  sel: [x]\n  condition:\n    - sel\n    - sel or\n",
-    ));
+    let (kind, line) = error(&with_detection("  sel: [x]\n  condition:\n    - sel\n    - sel or\n"));
     assert!(matches!(kind, RuleErrorKind::BadCondition(_)));
     assert_eq!(line, 9);
     let (kind, _) = error(&with_detection("  sel: [x]\n  condition:\n"));
@@ -586,12 +489,8 @@ fn condition_errors() {
     let (kind, line) = error(&with_detection("  sel: [x]\n"));
     assert_eq!(kind, RuleErrorKind::MissingKey("condition".into()));
     assert_eq!(line, 5);
-    let (kind, line) = error(&with_detection(
-        "  sel: [x]\n  timeframe: 5m\n  condition: sel\n",
-    ));
-    assert!(
-        matches!(&kind, RuleErrorKind::Unsupported(m) if m.contains("`timeframe` belongs to correlation rules"))
-    );
+    let (kind, line) = error(&with_detection("  sel: [x]\n  timeframe: 5m\n  condition: sel\n"));
+    assert!(matches!(&kind, RuleErrorKind::Unsupported(m) if m.contains("`timeframe` belongs to correlation rules")));
     assert_eq!(line, 7);
     // A broken identifier does not also make the condition fail.
     let errs = errors(&with_detection("  sel: foo\n  condition: sel\n"));
@@ -628,17 +527,11 @@ fn top_level_errors() {
     assert!(matches!(&kind, RuleErrorKind::InvalidKey { key, .. } if key == "detection"));
     assert_eq!(line, 3);
     // Bad level.
-    let (kind, line) = error(&format!(
-        "title: t\nlevel: severe\nlogsource: {{product: p}}\n{det}"
-    ));
-    assert!(
-        matches!(&kind, RuleErrorKind::InvalidKey { key, reason } if key == "level" && reason.contains("severe"))
-    );
+    let (kind, line) = error(&format!("title: t\nlevel: severe\nlogsource: {{product: p}}\n{det}"));
+    assert!(matches!(&kind, RuleErrorKind::InvalidKey { key, reason } if key == "level" && reason.contains("severe")));
     assert_eq!(line, 2);
     // Tags must be a list of strings.
-    let (kind, _) = error(&format!(
-        "title: t\ntags: attack.t1\nlogsource: {{product: p}}\n{det}"
-    ));
+    let (kind, _) = error(&format!("title: t\ntags: attack.t1\nlogsource: {{product: p}}\n{det}"));
     assert!(matches!(&kind, RuleErrorKind::InvalidKey { key, .. } if key == "tags"));
     let (kind, line) = error(&format!(
         "title: t\ntags:\n  - a\n  - {{b: c}}\nlogsource: {{product: p}}\n{det}"
@@ -661,10 +554,7 @@ fn several_errors_in_one_document_carry_the_rule_key() {
     assert!(matches!(errs[0].kind, RuleErrorKind::InvalidKey { .. }));
     assert_eq!(errs[0].location.line, 3);
     assert_eq!(errs[1].kind, RuleErrorKind::MissingKey("logsource".into()));
-    assert!(matches!(
-        errs[2].kind,
-        RuleErrorKind::InvalidSearchIdentifier { .. }
-    ));
+    assert!(matches!(errs[2].kind, RuleErrorKind::InvalidSearchIdentifier { .. }));
     assert_eq!(errs[2].location.line, 5);
     assert_eq!(errs[2].location.column, 8);
     assert!(
@@ -695,9 +585,7 @@ fn unsupported_documents() {
     assert_eq!(line, 2);
     for action in ["repeat", "reset"] {
         let (kind, _) = error(&format!("action: {action}\n"));
-        assert!(
-            matches!(&kind, RuleErrorKind::Unsupported(m) if m.contains("v1 rule collections"))
-        );
+        assert!(matches!(&kind, RuleErrorKind::Unsupported(m) if m.contains("v1 rule collections")));
     }
     let (kind, _) = error("title: f\nlogsource: {product: p}\nfilter:\n  rules: [x]\n");
     assert!(matches!(kind, RuleErrorKind::Unsupported(_)));
@@ -724,10 +612,7 @@ fn multi_document_files() {
     assert_eq!(errs[0].location.line, 14);
 
     // A YAML syntax error in the middle document.
-    let text = format!(
-        "{one}---\ntitle: [unclosed\nx: y\n---\n{}",
-        one.replace("r1", "r3")
-    );
+    let text = format!("{one}---\ntitle: [unclosed\nx: y\n---\n{}", one.replace("r1", "r3"));
     let (rs, errs) = parse_str(&text, file());
     assert_eq!(rs.iter().map(|r| r.key()).collect::<Vec<_>>(), ["r1", "r3"]);
     assert_eq!(errs.len(), 1, "{errs:#?}");
@@ -760,8 +645,5 @@ fn anchors_in_rules() {
     let r = rule(&with_detection(
         "  a: &v\n    f: [x, y]\n  b: *v\n  condition: a and b\n",
     ));
-    assert_eq!(
-        r.detection.identifiers[1].groups[0].items[0].values.len(),
-        2
-    );
+    assert_eq!(r.detection.identifiers[1].groups[0].items[0].values.len(), 2);
 }
