@@ -600,6 +600,11 @@ struct ValuePattern {
 /// A value after a tool's flag: double-quoted, single-quoted or bare.
 const TOOL_VAL: &str = r#"(?:"(?P<q>[^"]*)"|'(?P<a>[^']*)'|(?P<s>[^\s"']+))"#;
 
+/// A positional value: like [`TOOL_VAL`], but a bare value cannot look like a
+/// switch or a prompt (`/add`, `-x`, `*`), so the regex moves on to a later
+/// candidate (`net use \\h /user:a /user:b pw`) instead of stopping there.
+const POS_VAL: &str = r#"(?:"(?P<q>[^"]*)"|'(?P<a>[^']*)'|(?P<s>[^\s"'/*-][^\s"']*))"#;
+
 /// A value after `name=`/`name:`: quoted (also JSON-escaped `\"…\"`) or bare
 /// up to a separator of query strings / connection strings.
 const KV_VAL: &str = r#"(?:\\?"(?P<q>[^"]*?)\\?"|'(?P<a>[^']*)'|(?P<s>[^\s"'&;]+))"#;
@@ -731,19 +736,17 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
         ),
         p(
             "net_use_after_user",
-            &format!(
-                r#"(?i)\bnet1?(?:\.exe)?"?[ \t]+use\b[^\r\n|;&]*?[ \t]/u(?:ser)?:(?:"[^"]*"|\S+)[ \t]+{TOOL_VAL}"#
-            ),
+            &format!(r#"(?i)\bnet1?(?:\.exe)?"?[ \t]+use\b[^\r\n|;&]*?[ \t]/u(?:ser)?:(?:"[^"]*"|\S+)[ \t]+{POS_VAL}"#),
             Some(check_positional),
         ),
         p(
             "net_use_after_share",
-            &format!(r#"(?i)\bnet1?(?:\.exe)?"?[ \t]+use[ \t]+(?:(?:[a-z]:|\*)[ \t]+)?\\\\\S+[ \t]+{TOOL_VAL}"#),
+            &format!(r#"(?i)\bnet1?(?:\.exe)?"?[ \t]+use[ \t]+(?:(?:[a-z]:|\*)[ \t]+)?\\\\\S+[ \t]+{POS_VAL}"#),
             Some(check_positional),
         ),
         p(
             "net_user",
-            &format!(r#"(?i)\bnet1?(?:\.exe)?"?[ \t]+user[ \t]+(?:"[^"]*"|[^\s/"]+)[ \t]+{TOOL_VAL}"#),
+            &format!(r#"(?i)\bnet1?(?:\.exe)?"?[ \t]+user[ \t]+(?:"[^"]*"|[^\s/"]+)[ \t]+{POS_VAL}"#),
             Some(check_positional),
         ),
         p(
@@ -873,18 +876,33 @@ fn find_secret_spans(patterns: &[ValuePattern], s: &str) -> Vec<(usize, usize)> 
     let inside_done = |start: usize, end: usize| done.iter().any(|&(a, b)| a <= start && end <= b);
     let mut spans: Vec<(usize, usize)> = Vec::new();
     for pat in patterns {
-        for caps in pat.re.captures_iter(s) {
-            let Some(m) = secret_group(&caps) else {
-                continue;
+        // Not `captures_iter`: a rejected match (`--no-password --token x`)
+        // must not hide a real one that starts inside it, so the search
+        // resumes just after a rejected match's start, and after an accepted
+        // secret's end.
+        let mut pos = 0;
+        while pos <= s.len() {
+            let Some(caps) = pat.re.captures_at(s, pos) else {
+                break;
             };
-            let secret = m.as_str();
-            if secret.is_empty() || is_placeholder(secret) {
-                continue;
+            let whole = caps.get(0).map_or((pos, pos), |w| (w.start(), w.end()));
+            let accepted = secret_group(&caps).filter(|m| {
+                let secret = m.as_str();
+                !secret.is_empty()
+                    && !is_placeholder(secret)
+                    && !inside_done(m.start(), m.end())
+                    && pat.check.is_none_or(|check| check(&caps, secret))
+            });
+            pos = match accepted {
+                Some(m) => {
+                    spans.push((m.start(), m.end()));
+                    m.end().max(whole.0 + 1)
+                }
+                None => whole.0 + 1,
+            };
+            while pos < s.len() && !s.is_char_boundary(pos) {
+                pos += 1;
             }
-            if inside_done(m.start(), m.end()) || pat.check.is_some_and(|check| !check(&caps, secret)) {
-                continue;
-            }
-            spans.push((m.start(), m.end()));
         }
     }
     spans.sort_unstable();
@@ -964,16 +982,35 @@ fn check_kv(caps: &Captures<'_>, _: &str) -> bool {
     !caps.name("n").is_some_and(|n| matches!(n.as_str(), "PWD" | "OLDPWD"))
 }
 
-/// A flag's value: not the next flag, a sub-expression or a prompt request.
+/// A flag's value: not the next flag, a sub-expression, a prompt request or
+/// a variable reference.
 fn check_flag_value(caps: &Captures<'_>, v: &str) -> bool {
     let bare = caps.name("s").is_some();
-    !(bare && (v.starts_with('-') || v.starts_with('(') || v == "*"))
+    !(bare && (v.starts_with('-') || v.starts_with('(') || v == "*" || is_shell_variable(v)))
 }
 
 /// A positional password (`net use`, `net user`): not a switch or a prompt.
 fn check_positional(caps: &Captures<'_>, v: &str) -> bool {
     let bare = caps.name("s").is_some();
     !(bare && (v.starts_with('/') || v.starts_with('*') || v.starts_with('-')))
+}
+
+/// An unquoted `$name`, `$env:NAME` or `${NAME}` (with trailing `)`, `;`, `,`)
+/// on a command line is a PowerShell or shell variable, not a literal: a
+/// literal containing `$` has to be single-quoted in both shells.
+fn is_shell_variable(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix('$') else {
+        return false;
+    };
+    let rest = rest.trim_end_matches([')', ';', ',']);
+    let name = rest
+        .strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .or_else(|| rest.strip_prefix("env:"))
+        .unwrap_or(rest);
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// `user:pass@host`, unless it is a URI scheme or header label before an email.
@@ -1399,6 +1436,18 @@ mod tests {
         clean("docker login --password-stdin -u bob");
         clean("app --token-file /run/secrets/t");
         clean("Set-ADUser bob -PasswordNeverExpires $true");
+        // Variables are references, not literals.
+        clean("Invoke-Command -ComputerName dc01 -Credential $cred");
+        clean("New-Object PSCredential('CORP\\bob', $pw); New-LocalUser x -Password ${pw}");
+        clean("app --token $env:API_TOKEN");
+        hides("app --token $3cr3t!x", "$3cr3t!x", &["app --token"]);
+        // A rejected match does not hide the next one.
+        hides(
+            "app --reset-password --token abc123",
+            "abc123",
+            &["--reset-password --token"],
+        );
+        hides("net use \\\\h\\s /user:a /user:b Pw9!", "Pw9!", &["/user:b"]);
     }
 
     #[test]

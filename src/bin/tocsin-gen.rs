@@ -24,12 +24,16 @@ struct Args {
     /// PRNG seed: the same seed always yields the same file.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Output file (`-` for stdout is not supported: give a path).
+    /// Output file.
     #[arg(long)]
     out: PathBuf,
     /// Probability that an event carries attack-like values.
     #[arg(long, default_value_t = gen::DEFAULT_ATTACK_RATE)]
     attack_rate: f64,
+    /// Event layout: `flat` (evtx JSON, benches/windows-flat.toml) or
+    /// `winlogbeat` (samples/tocsin.toml).
+    #[arg(long, default_value = "flat")]
+    shape: gen::Shape,
 }
 
 fn main() -> ExitCode {
@@ -38,7 +42,8 @@ fn main() -> ExitCode {
         eprintln!("error: --attack-rate must be within 0..=1");
         return ExitCode::from(2);
     }
-    match gen::write_ndjson(&a.out, a.events, a.seed, a.attack_rate) {
+    let g = gen::EventGen::with_attack_rate(a.seed, a.attack_rate).with_shape(a.shape);
+    match gen::write_ndjson(&a.out, a.events, g) {
         Ok(bytes) => {
             eprintln!(
                 "wrote {} events ({} bytes, {:.0} bytes/event) to {}",

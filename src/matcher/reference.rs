@@ -94,7 +94,7 @@ fn pred(p: &Pred, t: &Text<'_>, ev: ValueRef<'_, '_>, o: &CompileOptions) -> boo
     match p {
         Pred::Glob(g) if g.cased => g.is_match(s),
         Pred::Glob(g) => g.is_match(&s.to_lowercase()),
-        Pred::Regex(r) => fancy_regex::Regex::new(r).is_ok_and(|re| re.is_match(s).unwrap_or(false)),
+        Pred::Regex(r) => regex_match(r, s),
         Pred::Num(cmp, n) => t.number().or_else(|| parse_number(s)).is_some_and(|v| cmp.holds(v, *n)),
         Pred::Time(part, cmp, n) => time_part(t, *part).is_some_and(|v| cmp.holds(v, *n)),
         Pred::Cidr(c) => parse_ip(s).is_some_and(|ip| c.contains(ip)),
@@ -115,4 +115,20 @@ fn pred(p: &Pred, t: &Text<'_>, ev: ValueRef<'_, '_>, o: &CompileOptions) -> boo
             }
         }
     }
+}
+
+/// Compiled regexes, cached per thread: the reference is naive about
+/// matching, not about compiling the same pattern a million times.
+fn regex_match(pattern: &str, text: &str) -> bool {
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<String, Option<fancy_regex::Regex>>> =
+            Default::default();
+    }
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        let re = c
+            .entry(pattern.to_string())
+            .or_insert_with(|| fancy_regex::Regex::new(pattern).ok());
+        re.as_ref().is_some_and(|re| re.is_match(text).unwrap_or(false))
+    })
 }
