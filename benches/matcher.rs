@@ -52,7 +52,8 @@ fn feed(proc: &mut Processor, events: &[String], out: &mut Count) {
             file: file.clone(),
             line: i as u64 + 1,
         };
-        proc.process(e.as_bytes(), e.len(), pos, None, out).expect("count output never fails");
+        proc.process(e.as_bytes(), e.len(), pos, None, out)
+            .expect("count output never fails");
     }
 }
 
@@ -82,7 +83,10 @@ fn describe(label: &str, det: &Arc<Detector>, events: &[String], max_event_bytes
 fn bench_decode(c: &mut Criterion) {
     let events = generate(Shape::Flat);
     let bytes: usize = events.iter().map(String::len).sum();
-    eprintln!("[decode] {EVENTS} events, {bytes} bytes ({:.0} bytes/event)", bytes as f64 / EVENTS as f64);
+    eprintln!(
+        "[decode] {EVENTS} events, {bytes} bytes ({:.0} bytes/event)",
+        bytes as f64 / EVENTS as f64
+    );
     let mut g = c.benchmark_group("decode");
     configure(&mut g, 5);
     g.bench_function("flat", |b| {

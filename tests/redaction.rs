@@ -715,7 +715,11 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(20000))]
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
 
         #[test]
         fn never_panics_and_is_idempotent(s in text(), key in "[a-zA-Z_-]{1,12}") {

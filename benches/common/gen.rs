@@ -287,7 +287,11 @@ struct Obj<'a> {
 impl<'a> Obj<'a> {
     fn open(out: &'a mut String) -> Self {
         out.push('{');
-        Obj { out, first: true, nested: 0 }
+        Obj {
+            out,
+            first: true,
+            nested: 0,
+        }
     }
 
     fn key(&mut self, k: &str) {
@@ -572,7 +576,10 @@ impl EventGen {
             Shape::Winlogbeat => {
                 let host = computer.split('.').next().unwrap_or_default();
                 obj.s("@timestamp", &ts).nest("host").s("name", host).unnest();
-                obj.nest("event").s("code", &eid.to_string()).s("provider", provider).unnest();
+                obj.nest("event")
+                    .s("code", &eid.to_string())
+                    .s("provider", provider)
+                    .unnest();
                 obj.nest("winlog")
                     .s("channel", channel)
                     .n("event_id", eid)

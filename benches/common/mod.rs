@@ -67,7 +67,12 @@ pub fn usable_rules(dir: &Path, cfg: &Config) -> Usable {
     let loaded = load_paths(&[dir.to_path_buf()]);
     let load_errors = loaded.errors.len();
     let mut rules: Vec<Arc<Rule>> = loaded.rules.into_iter().map(Arc::new).collect();
-    rules.sort_by(|a, b| a.location.file.cmp(&b.location.file).then(a.location.line.cmp(&b.location.line)));
+    rules.sort_by(|a, b| {
+        a.location
+            .file
+            .cmp(&b.location.file)
+            .then(a.location.line.cmp(&b.location.line))
+    });
     let det = build(&rules, cfg);
     let failed: HashSet<&str> = det.errors.iter().filter_map(|e| e.rule.as_deref()).collect();
     let idle: HashSet<*const Rule> = det.idle_rules.iter().map(Arc::as_ptr).collect();

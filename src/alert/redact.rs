@@ -873,7 +873,6 @@ fn secret_group<'h>(caps: &Captures<'h>) -> Option<regex::Match<'h>> {
 /// Byte spans of secrets in `s`, sorted and merged.
 fn find_secret_spans(patterns: &[ValuePattern], s: &str) -> Vec<(usize, usize)> {
     let done = already_redacted_ranges(s);
-    let inside_done = |start: usize, end: usize| done.iter().any(|&(a, b)| a <= start && end <= b);
     let mut spans: Vec<(usize, usize)> = Vec::new();
     for pat in patterns {
         // Not `captures_iter`: a rejected match (`--no-password --token x`)
@@ -888,14 +887,11 @@ fn find_secret_spans(patterns: &[ValuePattern], s: &str) -> Vec<(usize, usize)> 
             let whole = caps.get(0).map_or((pos, pos), |w| (w.start(), w.end()));
             let accepted = secret_group(&caps).filter(|m| {
                 let secret = m.as_str();
-                !secret.is_empty()
-                    && !is_placeholder(secret)
-                    && !inside_done(m.start(), m.end())
-                    && pat.check.is_none_or(|check| check(&caps, secret))
+                !secret.is_empty() && !is_placeholder(secret) && pat.check.is_none_or(|check| check(&caps, secret))
             });
             pos = match accepted {
                 Some(m) => {
-                    spans.push((m.start(), m.end()));
+                    push_outside(&done, s, (m.start(), m.end()), &mut spans);
                     m.end().max(whole.0 + 1)
                 }
                 None => whole.0 + 1,
@@ -916,6 +912,40 @@ fn find_secret_spans(patterns: &[ValuePattern], s: &str) -> Vec<(usize, usize)> 
     merged
 }
 
+/// Pushes the parts of `span` outside earlier replacements (`done`, sorted by
+/// start) that still hold a letter or digit and do not touch a replacement.
+/// A match straddling a replacement (`hmac-sha256:…:` read as `user:pass`,
+/// or a value that now runs on past `[REDACTED]` because the delimiter it
+/// stopped at was replaced) must not redact again what the first pass left
+/// readable: that keeps redaction idempotent.
+fn push_outside(done: &[(usize, usize)], s: &str, span: (usize, usize), spans: &mut Vec<(usize, usize)>) {
+    let (mut start, end) = span;
+    let mut touches_left = false;
+    for &(a, b) in done {
+        if b < start || a > end {
+            continue;
+        }
+        if a > start && !touches_left {
+            keep_piece(s, (start, a), false, true, spans);
+        }
+        touches_left = true;
+        start = start.max(b);
+    }
+    keep_piece(s, (start, end), touches_left, false, spans);
+}
+
+fn keep_piece(
+    s: &str,
+    (a, b): (usize, usize),
+    touches_left: bool,
+    touches_right: bool,
+    spans: &mut Vec<(usize, usize)>,
+) {
+    if a < b && !touches_left && !touches_right && s[a..b].chars().any(char::is_alphanumeric) {
+        spans.push((a, b));
+    }
+}
+
 /// Ranges of `s` that are earlier replacements (`[REDACTED]`, `hmac-sha256:…`),
 /// so that redaction is idempotent (a hash's hex digits are not a card number).
 fn already_redacted_ranges(s: &str) -> Vec<(usize, usize)> {
@@ -926,6 +956,7 @@ fn already_redacted_ranges(s: &str) -> Vec<(usize, usize)> {
             ranges.push((i, end));
         }
     }
+    ranges.sort_unstable();
     ranges
 }
 

@@ -56,7 +56,10 @@ impl Decoded<'_> {
     /// The event's root object.
     pub fn root(&self) -> ValueRef<'_, '_> {
         // A successful decode always yields a non-empty tape whose root is an object.
-        ValueRef::root(&self.tape.0).unwrap_or_else(|| unreachable_root())
+        match ValueRef::root(&self.tape.0) {
+            Some(v) => v,
+            None => unreachable_root(),
+        }
     }
 }
 

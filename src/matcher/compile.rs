@@ -70,6 +70,48 @@ pub struct AtomDef {
     pub kind: AtomKind,
 }
 
+/// An atom evaluated on demand: its field and its compiled test.
+#[derive(Clone, Debug)]
+pub struct LazyAtom {
+    pub target: Target,
+    pub test: LazyTest,
+}
+
+#[derive(Clone, Debug)]
+pub enum LazyTest {
+    Glob(super::pattern::Glob),
+    Regex(regex::Regex),
+    Fancy(fancy_regex::Regex),
+    Direct(Pred),
+}
+
+impl LazyAtom {
+    /// The lazy form of an expensive predicate; `None` for predicates that
+    /// are cheap to compute in the field scan (plain literals).
+    fn new(target: Target, pred: &Pred) -> Option<LazyAtom> {
+        let test = match pred {
+            Pred::Glob(g) if is_indexed_literal(g) => return None,
+            Pred::Glob(g) => LazyTest::Glob(g.clone()),
+            Pred::Regex(src) => match regex::Regex::new(src) {
+                Ok(r) => LazyTest::Regex(r),
+                Err(_) => LazyTest::Fancy(fancy_regex::Regex::new(src).ok()?),
+            },
+            Pred::FieldRef { .. } => return None,
+            other => LazyTest::Direct(other.clone()),
+        };
+        Some(LazyAtom { target, test })
+    }
+}
+
+/// Globs that the literal index settles without verification.
+fn is_indexed_literal(g: &super::pattern::Glob) -> bool {
+    use super::pattern::GlobPart::{Lit, Star};
+    matches!(
+        g.parts.as_slice(),
+        [] | [Lit(_)] | [Star, Lit(_), Star] | [Lit(_), Star] | [Star, Lit(_)]
+    )
+}
+
 /// A field reference atom, evaluated after the walk by direct lookups.
 #[derive(Clone, Debug)]
 pub struct FieldRefAtom {
@@ -99,6 +141,9 @@ pub struct Plan {
     pub(super) atoms: Vec<AtomDef>,
     pub(super) triggers: Vec<Vec<u32>>,
     pub(super) always: Vec<u32>,
+    /// Atoms computed on demand while evaluating a condition, not in the
+    /// per-field scan (expensive tests that trigger no rule). `None` = eager.
+    pub(super) lazy: Vec<Option<LazyAtom>>,
 }
 
 impl Plan {
@@ -177,6 +222,7 @@ impl<'o> Builder<'o> {
                 atoms: Vec::new(),
                 triggers: Vec::new(),
                 always: Vec::new(),
+                lazy: Vec::new(),
             },
             slots: HashMap::new(),
             atom_keys: HashMap::new(),
@@ -309,7 +355,17 @@ impl<'o> Builder<'o> {
     }
 
     fn finish(mut self, errors: &mut Vec<RuleError>) -> Plan {
+        let (triggers, always) = choose_triggers(&self.plan);
+        self.plan.lazy = vec![None; self.plan.atoms.len()];
         for (atom, target, pred) in std::mem::take(&mut self.pending) {
+            // An expensive test that wakes no rule is only computed when a
+            // condition asks for it: most events never pay for it.
+            if triggers[atom as usize].is_empty() {
+                if let Some(lazy) = LazyAtom::new(target, &pred) {
+                    self.plan.lazy[atom as usize] = Some(lazy);
+                    continue;
+                }
+            }
             let idx = match target {
                 Target::Field(s) => &mut self.plan.fields[s as usize],
                 Target::Keywords => self.plan.keywords.get_or_insert_with(FieldIndex::default),
@@ -324,7 +380,6 @@ impl<'o> Builder<'o> {
                 }
             }
         }
-        let (triggers, always) = choose_triggers(&self.plan);
         self.plan.triggers = triggers;
         self.plan.always = always;
         self.plan

@@ -2,7 +2,9 @@
 //! referenced field's index set its atoms, then evaluate only the rules that
 //! one of their trigger atoms woke up.
 
-use super::compile::{Expr, FieldRefAtom, Plan, TrieNode};
+use super::compile::{Expr, FieldRefAtom, LazyTest, Plan, Target, TrieNode};
+use super::scalar::{parse_ip, parse_number, time_part, Text};
+use super::AtomId;
 use super::index::FieldIndex;
 use super::pattern::RefMode;
 use super::scratch::Scratch;
@@ -23,30 +25,57 @@ impl Plan {
             }
         }
         let epoch = s.epoch;
-        let mut i = 0;
-        while i < s.set_atoms().len() {
+        // Only atoms set by the scan wake rules; atoms a condition computes
+        // lazily never do (they trigger nothing by construction).
+        let woken = s.set_atoms().len();
+        for i in 0..woken {
             let a = s.set_atoms()[i] as usize;
             for &r in &self.triggers[a] {
-                self.consider(r, epoch, s);
+                self.consider(r, epoch, event, s);
             }
-            i += 1;
         }
         for &r in &self.always {
-            self.consider(r, epoch, s);
+            self.consider(r, epoch, event, s);
         }
         s.matched.sort_unstable();
         &s.matched
     }
 
     #[inline]
-    fn consider(&self, r: u32, epoch: u32, s: &mut Scratch) {
+    fn consider(&self, r: u32, epoch: u32, event: ValueRef<'_, '_>, s: &mut Scratch) {
         if s.rule_stamp[r as usize] == epoch {
             return;
         }
         s.rule_stamp[r as usize] = epoch;
-        if eval(&self.exprs[r as usize], s) {
+        if self.eval(&self.exprs[r as usize], event, s) {
             s.matched.push(r);
         }
+    }
+
+    fn eval(&self, e: &Expr, event: ValueRef<'_, '_>, s: &mut Scratch) -> bool {
+        match e {
+            Expr::Atom(a) => s.is_set(*a) || self.lazy_atom(*a, event, s),
+            Expr::Not(e) => !self.eval(e, event, s),
+            Expr::And(es) => es.iter().all(|e| self.eval(e, event, s)),
+            Expr::Or(es) => es.iter().any(|e| self.eval(e, event, s)),
+        }
+    }
+
+    /// Computes a lazy atom once per event (memoised in the scratch).
+    fn lazy_atom(&self, a: AtomId, event: ValueRef<'_, '_>, s: &mut Scratch) -> bool {
+        let Some(lazy) = &self.lazy[a as usize] else { return false };
+        if let Some(known) = s.lazy_value(a) {
+            return known;
+        }
+        let holds = match lazy.target {
+            Target::Field(slot) => self.field_paths[slot as usize]
+                .iter()
+                .filter_map(|p| event.lookup(p))
+                .any(|v| any_scalar(v, &mut |t| lazy_holds(&lazy.test, t, s))),
+            Target::Keywords => any_leaf(event, &mut |t| lazy_holds(&lazy.test, t, s)),
+        };
+        s.remember(a, holds);
+        holds
     }
 
     fn walk(&self, node: usize, obj: ValueRef<'_, '_>, s: &mut Scratch) {
@@ -130,11 +159,37 @@ pub(super) fn field_ref_holds(fr: &FieldRefAtom, event: ValueRef<'_, '_>, s: &mu
     }
 }
 
-pub(super) fn eval(e: &Expr, s: &Scratch) -> bool {
-    match e {
-        Expr::Atom(a) => s.is_set(*a),
-        Expr::Not(e) => !eval(e, s),
-        Expr::And(es) => es.iter().all(|e| eval(e, s)),
-        Expr::Or(es) => es.iter().any(|e| eval(e, s)),
+fn any_scalar(v: ValueRef<'_, '_>, f: &mut dyn FnMut(&Text<'_>) -> bool) -> bool {
+    match v.kind() {
+        Kind::Array(a) => a.elements().any(|e| e.text().is_some_and(|t| f(&t))),
+        _ => v.text().is_some_and(|t| f(&t)),
+    }
+}
+
+fn any_leaf(v: ValueRef<'_, '_>, f: &mut dyn FnMut(&Text<'_>) -> bool) -> bool {
+    match v.kind() {
+        Kind::Object(o) => o.entries().any(|(_, v)| any_leaf(v, f)),
+        Kind::Array(a) => a.elements().any(|v| any_leaf(v, f)),
+        _ => v.text().is_some_and(|t| f(&t)),
+    }
+}
+
+fn lazy_holds(test: &LazyTest, t: &Text<'_>, s: &mut Scratch) -> bool {
+    use super::pattern::Pred;
+    let raw = t.as_str();
+    match test {
+        LazyTest::Glob(g) if g.cased => g.is_match(raw),
+        LazyTest::Glob(g) => {
+            let lower = s.lowercase(raw);
+            let hit = g.is_match(&lower);
+            s.recycle_lowercase(lower);
+            hit
+        }
+        LazyTest::Regex(r) => r.is_match(raw),
+        LazyTest::Fancy(r) => r.is_match(raw).unwrap_or(false),
+        LazyTest::Direct(Pred::Num(cmp, rhs)) => t.number().or_else(|| parse_number(raw)).is_some_and(|n| cmp.holds(n, *rhs)),
+        LazyTest::Direct(Pred::Time(part, cmp, rhs)) => time_part(t, *part).is_some_and(|n| cmp.holds(n, *rhs)),
+        LazyTest::Direct(Pred::Cidr(net)) => parse_ip(raw).is_some_and(|ip| net.contains(ip)),
+        LazyTest::Direct(_) => false,
     }
 }

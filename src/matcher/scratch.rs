@@ -9,6 +9,9 @@ pub struct Scratch {
     bits: Vec<u64>,
     set: Vec<AtomId>,
     lower: String,
+    /// Lazily computed atoms of this event: known bit and value bit.
+    known: Vec<u64>,
+    known_list: Vec<AtomId>,
     /// Per-rule stamp of the last event that evaluated it (no clearing needed).
     pub(super) rule_stamp: Vec<u32>,
     pub(super) epoch: u32,
@@ -27,9 +30,14 @@ impl Scratch {
             self.bits[a as usize / 64] &= !(1u64 << (a % 64));
         }
         self.set.clear();
+        for &a in &self.known_list {
+            self.known[a as usize / 64] &= !(1u64 << (a % 64));
+        }
+        self.known_list.clear();
         let words = atoms.div_ceil(64);
         if self.bits.len() < words {
             self.bits.resize(words, 0);
+            self.known.resize(words, 0);
         }
         if self.rule_stamp.len() < rules {
             self.rule_stamp.resize(rules, 0);
@@ -54,6 +62,23 @@ impl Scratch {
     #[inline]
     pub fn is_set(&self, a: AtomId) -> bool {
         self.bits[a as usize / 64] & (1u64 << (a % 64)) != 0
+    }
+
+    /// The value of a lazily computed atom, if computed for this event.
+    pub(super) fn lazy_value(&self, a: AtomId) -> Option<bool> {
+        let (w, b) = (a as usize / 64, 1u64 << (a % 64));
+        (self.known[w] & b != 0).then(|| self.bits[w] & b != 0)
+    }
+
+    /// Records a lazily computed atom. A true value is set without waking
+    /// rules: lazy atoms trigger nothing.
+    pub(super) fn remember(&mut self, a: AtomId, holds: bool) {
+        let (w, b) = (a as usize / 64, 1u64 << (a % 64));
+        self.known[w] |= b;
+        self.known_list.push(a);
+        if holds {
+            self.set(a);
+        }
     }
 
     /// Atoms set so far for this event, in the order they were set.
