@@ -6,6 +6,7 @@
 #   EVENTS=50000 REPEAT=5 benches/compare_rsigma.sh
 #
 # Environment: EVENTS (200000), SEED (1), REPEAT (3, best run kept),
+# ATTACK_RATE (tocsin-gen's default, 0.004; 1.0 makes every event match),
 # RSIGMA (~/.cargo/bin/rsigma), WORK (/tmp/tocsin-vs-rsigma),
 # RULES_SRC (../shared/sigma/rules/rules/windows), CPU (0).
 #
@@ -26,6 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-200000}
 SEED=${SEED:-1}
+ATTACK_RATE=${ATTACK_RATE:-}
 REPEAT=${REPEAT:-3}
 RSIGMA=${RSIGMA:-$HOME/.cargo/bin/rsigma}
 WORK=${WORK:-/tmp/tocsin-vs-rsigma}
@@ -42,7 +44,8 @@ TOCSIN=target/release/tocsin
 
 rm -rf "$WORK"
 mkdir -p "$WORK/rules"
-target/release/tocsin-gen --events "$EVENTS" --seed "$SEED" --out "$WORK/events.ndjson"
+target/release/tocsin-gen --events "$EVENTS" --seed "$SEED" ${ATTACK_RATE:+--attack-rate "$ATTACK_RATE"} \
+    --out "$WORK/events.ndjson"
 head -n 1 "$WORK/events.ndjson" >"$WORK/one.ndjson"
 
 # Rules whose logsource a configured source provides, and an id → path/title index.
@@ -112,9 +115,11 @@ best_ms R_FULL rsigma_on "$WORK/events.ndjson"
     --event "@$WORK/events.ndjson" >/dev/null 2>/dev/null
 TOCSIN_RSS=$(tail -n 1 "$WORK/tocsin.rss")
 RSIGMA_RSS=$(tail -n 1 "$WORK/rsigma.rss")
-# The last full runs above left their outputs in $WORK.
+# Untimed runs for the comparison; rsigma includes the event so that the
+# matched (rule, event) pairs can be compared, not only the counts.
 tocsin_on "$WORK/events.ndjson"
-rsigma_on "$WORK/events.ndjson"
+"$RSIGMA" engine eval --rules "$WORK/rules" --pipeline sysmon --event "@$WORK/events.ndjson" \
+    --output-format ndjson --include-event >"$WORK/rsigma.ndjson" 2>"$WORK/rsigma.log"
 
 python3 - "$WORK" "$EVENTS" "$T_START" "$T_FULL" "$R_START" "$R_FULL" "$TOCSIN_RSS" "$RSIGMA_RSS" <<'PY'
 import collections, json, sys
@@ -135,9 +140,18 @@ for line in open(f"{work}/tocsin.ndjson"):
     ev = a["evidence"][0]["event"]
     t_events.add(ev.get("EventRecordID"))
     t_example.setdefault(rid, ev)
+t_pairs, r_pairs = set(), set()
+for line in open(f"{work}/tocsin.ndjson"):
+    a = json.loads(line)
+    t_pairs.add((a["rule"]["id"], a["evidence"][0]["event"].get("EventRecordID")))
+r_example = {}
 for line in open(f"{work}/rsigma.ndjson"):
     a = json.loads(line)
-    r_count[a.get("rule_id") or a.get("rule_title")] += 1
+    rid = a.get("rule_id") or a.get("rule_title")
+    r_count[rid] += 1
+    ev = a.get("event") or {}
+    r_pairs.add((rid, ev.get("EventRecordID")))
+    r_example.setdefault(rid, ev)
 
 t_steady, r_steady = rate(t_full - t_start), rate(r_full - r_start)
 print()
@@ -151,16 +165,18 @@ print(f"{'matches (alerts)':24}{sum(t_count.values()):>14}{sum(r_count.values())
 print(f"{'rules that fired':24}{len(t_count):>14}{len(r_count):>14}")
 print(f"tocsin events with alerts: {len(t_events)} of {n} ({100 * len(t_events) / n:.3f}%)")
 
+print(f"(rule, event) pairs: {len(t_pairs & r_pairs)} in both, {len(t_pairs - r_pairs)} only tocsin, {len(r_pairs - t_pairs)} only rsigma")
+
 diff = sorted(set(t_count) | set(r_count), key=lambda r: -abs(t_count[r] - r_count[r]))
 diff = [r for r in diff if t_count[r] != r_count[r]]
 print(f"\nrules whose counts differ: {len(diff)}")
 for rid in diff:
     meta = index.get(rid, {})
     print(f"  tocsin {t_count[rid]:>7}  rsigma {r_count[rid]:>7}  {meta.get('path', rid)}  ({meta.get('logsource')})")
-    ev = t_example.get(rid)
+    ev = t_example.get(rid) or r_example.get(rid)
     if ev:
         keys = ("EventID", "Image", "CommandLine", "TargetFilename", "TargetObject", "LogonType", "TargetUserName")
-        print("      e.g. tocsin matched", json.dumps({k: ev[k] for k in keys if k in ev})[:300])
+        print("      e.g.", json.dumps({k: ev[k] for k in keys if k in ev})[:300])
 PY
 echo
 echo "outputs in $WORK (tocsin.ndjson, rsigma.ndjson, tocsin.log, rsigma.log)"

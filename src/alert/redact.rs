@@ -74,19 +74,22 @@
 //!     XML embedded in a string (`"password":"x"`, `<password>x</password>`),
 //!     environment assignments and Windows switches (`/password:x`,
 //!     `/pass:x`); query-string-only names (`sig`, `signature`,
-//!     `X-Amz-Signature`, `key`, `auth`, `sid`, `jwt`);
+//!     `X-Amz-Signature`, `key`, `auth`, `sid`, `jwt`); card data
+//!     (`cvv=`, `card_number=`);
 //!   - URL user-info (`scheme://user:pass@host`) and impacket-style
 //!     `domain/user:pass@host`;
 //!   - command-line flags whose name ends with a secret word, `--password X`,
 //!     `--password=X`, `-Password 'X'`, `--token X`, `--client-secret X`
-//!     (values starting with `-` or `(` are not taken: `--no-password -h`);
+//!     (values starting with `-` or `(`, and unquoted `$variables`, are not
+//!     taken: `--no-password -h`, `-Credential $cred`), `--connection-string`;
 //!   - tool-specific forms where a short flag is known to be a password:
 //!     `net use \\host [pw] /user:x [pw]`, `net user bob pw /add`,
 //!     `schtasks /rp pw`, `mysql -pPW`, `sqlcmd -P pw`, `psexec`/`paexec`/
 //!     `crackmapexec`/`nxc`/`evil-winrm`/`hydra`/`sshpass`/impacket `-p pw`,
 //!     `docker|podman|helm|oc login -p pw`, `7z|rar -pPW`, `zip -P pw`,
 //!     `curl -u user:pw`, `smbclient -U user%pw`, `xfreerdp /p:pw /pth:h`,
-//!     `openssl -passin pass:pw`, `-hashes LM:NT`, mimikatz/Rubeus
+//!     `openssl -passin pass:pw`, `aws configure set aws_secret_access_key
+//!     X`, `-hashes LM:NT`, mimikatz/Rubeus
 //!     `/ntlm:` `/rc4:` `/aes256:` `/ticket:`, PowerShell
 //!     `ConvertTo-SecureString 'pw'` (either argument or pipeline form) and
 //!     `NetworkCredential('user','pw')`, `echo user:pw | chpasswd`,
@@ -102,15 +105,18 @@
 //! the first 16 hex digits of HMAC-SHA256(key, secret) so the same session id
 //! can be followed across alerts without being revealed (strings are hashed as
 //! their text, so a session id hashes the same in a field and in a URL; other
-//! values as their compact JSON).
+//! values as their compact JSON). Whoever holds the HMAC key can confirm
+//! guesses of low-entropy secrets (passwords) against their hashes: keep the
+//! key out of the alert consumers' reach, or use Mask for passwords.
 //!
 //! Fields listed in `allow_fields` (exact key, or dotted path from the root
 //! of the redacted value, array indices omitted) are left entirely untouched,
 //! including their strings.
 //!
 //! Redaction is idempotent (`[REDACTED]` and `hmac-sha256:` values are not
-//! redacted again), never panics, and fails closed on absurdly deep values
-//! (anything below depth 256 is replaced wholesale).
+//! redacted again, and text glued to an earlier replacement counts as part of
+//! it), never panics, stays linear on hostile strings, and fails closed on
+//! absurdly deep values (anything below depth 256 is replaced wholesale).
 //!
 //! # Known gaps
 //!
@@ -119,7 +125,13 @@
 //! containing its own (escaped) quote is redacted only up to that quote;
 //! Digest authorization headers are only partly covered (their response is a
 //! hash, not the password); PuTTY `.ppk` bodies and base64-encoded PowerShell
-//! (`-EncodedCommand`) are not decoded.
+//! (`-EncodedCommand`) are not decoded; Kubernetes `Secret` objects in audit
+//! logs are only redacted where their `data` keys have secret-sounding names.
+//! Patterns are ASCII-oriented (`pаssword` with a Cyrillic `а` is not seen).
+//! After 16 rejected candidates per pattern in one string, the search stops
+//! looking inside rejected matches (linear time over completeness on hostile
+//! input). Card detection can mask a 13–19 digit identifier that starts with
+//! 2–6 and happens to pass Luhn (about one in ten such numbers).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -138,9 +150,14 @@ pub const MASK: &str = "[REDACTED]";
 /// Prefix of Hash-mode replacements.
 pub const HASH_PREFIX: &str = "hmac-sha256:";
 
-/// Hex digits of the HMAC kept in Hash mode (64 bits: plenty to follow one
-/// value across alerts, too short to be worth brute-forcing for anything else).
+/// Hex digits of the HMAC kept in Hash mode (64 bits: collisions are
+/// negligible at alert volumes). The key, not the truncation, is what stops a
+/// low-entropy secret (a password) from being guessed back from its hash.
 const HASH_HEX_DIGITS: usize = 16;
+
+/// How many times, per pattern and string, the search resumes inside a
+/// rejected match before it moves past whole matches.
+const MAX_RESCANS: usize = 16;
 
 /// Values nested deeper than this are replaced wholesale (fail closed, and no
 /// stack exhaustion on hostile input).
@@ -355,9 +372,14 @@ impl Redactor {
     /// In `{"name": "<secret name>", "value": "…"}`-shaped objects, the key of
     /// the value sibling to redact and the class of the name.
     fn secret_pair_value_key(&self, map: &Map<String, Value>) -> Option<(String, NameClass)> {
+        // Only identifier-like names (header, variable, parameter names), not
+        // free text such as a task called "Password expiry reminder".
+        let identifier = |name: &str| name.len() <= 128 && !name.chars().any(char::is_whitespace);
         let class = map.iter().find_map(|(k, v)| {
             if PAIR_NAME_KEYS.contains(&normalize_name(k).as_str()) {
-                v.as_str().and_then(|name| self.classify_name(name))
+                v.as_str()
+                    .filter(|n| identifier(n))
+                    .and_then(|name| self.classify_name(name))
             } else {
                 None
             }
@@ -459,7 +481,7 @@ fn needs_whole_redaction(class: NameClass, v: &Value) -> bool {
         NameClass::Secret => true,
         NameClass::Header => !v.is_object(),
         NameClass::Session => match v {
-            Value::Number(n) => !n.as_u64().is_some_and(|n| n < 1_000_000),
+            Value::Number(n) => n.as_u64().is_none_or(|n| n >= 1_000_000),
             Value::String(s) => !(s.len() <= 6 && s.bytes().all(|b| b.is_ascii_digit())),
             _ => true,
         },
@@ -535,6 +557,11 @@ const BENIGN_NAMES: &[&str] = &[
     "incomingtokentype",          // Azure AD sign-in
     "hashedtoken",                // GitHub audit log: SHA-256 of the token
     "secretname",                 // Kubernetes: the Secret object's name
+    "secretid",                   // CloudTrail Secrets Manager: which secret, not its value
+    "secretarn",                  // idem
+    "tokenid",                    // GitHub audit log: the token's database id
+    "uniquetokenidentifier",      // Azure AD sign-in: correlation id of the token
+    "credentialid",               // WebAuthn: public credential id
 ];
 
 /// Descriptor suffixes: a secret word followed by one of these names metadata
@@ -878,8 +905,10 @@ fn find_secret_spans(patterns: &[ValuePattern], s: &str) -> Vec<(usize, usize)> 
         // Not `captures_iter`: a rejected match (`--no-password --token x`)
         // must not hide a real one that starts inside it, so the search
         // resumes just after a rejected match's start, and after an accepted
-        // secret's end.
+        // secret's end. Resuming inside rejected matches is budgeted so that
+        // hostile input (`password=[REDACTED]` × 100 000) stays linear.
         let mut pos = 0;
+        let mut retries = 0;
         while pos <= s.len() {
             let Some(caps) = pat.re.captures_at(s, pos) else {
                 break;
@@ -889,12 +918,14 @@ fn find_secret_spans(patterns: &[ValuePattern], s: &str) -> Vec<(usize, usize)> 
                 let secret = m.as_str();
                 !secret.is_empty() && !is_placeholder(secret) && pat.check.is_none_or(|check| check(&caps, secret))
             });
+            let pushed = accepted.is_some_and(|m| push_outside(&done, s, (m.start(), m.end()), &mut spans));
             pos = match accepted {
-                Some(m) => {
-                    push_outside(&done, s, (m.start(), m.end()), &mut spans);
-                    m.end().max(whole.0 + 1)
+                Some(m) if pushed => m.end().max(whole.0 + 1),
+                _ if retries < MAX_RESCANS => {
+                    retries += 1;
+                    whole.0 + 1
                 }
-                None => whole.0 + 1,
+                _ => whole.1.max(whole.0 + 1),
             };
             while pos < s.len() && !s.is_char_boundary(pos) {
                 pos += 1;
@@ -917,13 +948,16 @@ fn find_secret_spans(patterns: &[ValuePattern], s: &str) -> Vec<(usize, usize)> 
 /// A match straddling a replacement (`hmac-sha256:…:` read as `user:pass`,
 /// or a value that now runs on past `[REDACTED]` because the delimiter it
 /// stopped at was replaced) must not redact again what the first pass left
-/// readable: that keeps redaction idempotent.
-fn push_outside(done: &[(usize, usize)], s: &str, span: (usize, usize), spans: &mut Vec<(usize, usize)>) {
+/// readable: that keeps redaction idempotent. Returns whether anything was pushed.
+fn push_outside(done: &[(usize, usize)], s: &str, span: (usize, usize), spans: &mut Vec<(usize, usize)>) -> bool {
+    let before = spans.len();
     let (mut start, end) = span;
     let mut touches_left = false;
-    for &(a, b) in done {
-        if b < start || a > end {
-            continue;
+    // `done` is sorted and disjoint: skip to the first range ending at or after `start`.
+    let first = done.partition_point(|&(_, b)| b < start);
+    for &(a, b) in &done[first..] {
+        if a > end {
+            break;
         }
         if a > start && !touches_left {
             keep_piece(s, (start, a), false, true, spans);
@@ -932,6 +966,7 @@ fn push_outside(done: &[(usize, usize)], s: &str, span: (usize, usize), spans: &
         start = start.max(b);
     }
     keep_piece(s, (start, end), touches_left, false, spans);
+    spans.len() > before
 }
 
 fn keep_piece(
@@ -1092,7 +1127,7 @@ fn luhn_valid(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 // ---------------------------------------------------------------------------
@@ -1662,6 +1697,8 @@ mod tests {
             "PWD": "/home/bob",
             "authorization": {"action": "Microsoft.Compute/virtualMachines/write", "scope": "/subscriptions/x"},
             "password_expires_at": "2024-08-01",
+            "requestParameters": {"secretId": "prod/db/creds"},
+            "task": {"name": "Password expiry reminder", "value": "weekly"},
         });
         let mut v = benign.clone();
         assert_eq!(mask().redact(&mut v), 0, "{v:#}");

@@ -448,3 +448,128 @@ pub enum Condition {
     /// `all of X*` / `all of them`: AND over the listed identifiers (never empty).
     AllOf(Vec<String>),
 }
+
+/// A Sigma correlation rule (specification v2.x, correlation part): a
+/// condition over the hits of other rules, per group, within a timespan.
+#[derive(Clone, Debug)]
+pub struct CorrelationRule {
+    pub title: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub level: Option<Level>,
+    pub tags: Vec<String>,
+    pub falsepositives: Vec<String>,
+    pub kind: CorrelationType,
+    /// The referenced rules, by `id` or `name`, as written (order matters for `temporal_ordered`).
+    pub rules: Vec<RuleRef>,
+    /// Group-by fields (after alias resolution these are alias names or field names). Empty = one global group.
+    pub group_by: Vec<String>,
+    /// Window length in milliseconds.
+    pub timespan_ms: u64,
+    /// The condition. For `temporal`/`temporal_ordered` without an explicit
+    /// condition the parser sets `gte: <number of referenced rules>`.
+    pub condition: CorrelationCondition,
+    /// `aliases`: alias name → (referenced rule → field in that rule's events).
+    pub aliases: Vec<Alias>,
+    /// `generate`: when false (the default) the referenced rules do not alert on their own.
+    pub generate: bool,
+    /// The Tocsin extension key (`tocsin:`), e.g. `{suppress: 30m}`.
+    pub tocsin: Option<serde_json::Value>,
+    pub custom: BTreeMap<String, serde_json::Value>,
+    pub location: Location,
+}
+
+impl CorrelationRule {
+    /// A stable key: id, else name, else title.
+    pub fn key(&self) -> &str {
+        self.id
+            .as_deref()
+            .or(self.name.as_deref())
+            .unwrap_or(&self.title)
+    }
+}
+
+/// A reference to another rule by its `id` or `name`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleRef {
+    pub reference: String,
+    pub location: Location,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CorrelationType {
+    EventCount,
+    ValueCount,
+    Temporal,
+    TemporalOrdered,
+    ValueSum,
+    ValueAvg,
+    ValuePercentile,
+}
+
+impl CorrelationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorrelationType::EventCount => "event_count",
+            CorrelationType::ValueCount => "value_count",
+            CorrelationType::Temporal => "temporal",
+            CorrelationType::TemporalOrdered => "temporal_ordered",
+            CorrelationType::ValueSum => "value_sum",
+            CorrelationType::ValueAvg => "value_avg",
+            CorrelationType::ValuePercentile => "value_percentile",
+        }
+    }
+}
+
+/// Comparison operators of a correlation condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Eq,
+    Neq,
+}
+
+/// `condition:` of a correlation rule: one or more bounds (AND'ed, e.g. `gt: 3, lte: 6`),
+/// the field for value_* types and value_count, and the percentile rank for value_percentile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CorrelationCondition {
+    pub bounds: Vec<(CmpOp, f64)>,
+    pub field: Option<String>,
+    /// For `value_percentile`: the percentile (0–100) to compare.
+    pub percentile: Option<f64>,
+    pub location: Location,
+}
+
+impl CorrelationCondition {
+    /// Whether the condition has an upper bound (lt, lte, eq): such conditions
+    /// are judged on complete windows.
+    pub fn has_upper_bound(&self) -> bool {
+        self.bounds.iter().any(|(op, _)| matches!(op, CmpOp::Lt | CmpOp::Lte | CmpOp::Eq))
+    }
+
+    pub fn holds(&self, v: f64) -> bool {
+        self.bounds.iter().all(|&(op, b)| match op {
+            CmpOp::Gt => v > b,
+            CmpOp::Gte => v >= b,
+            CmpOp::Lt => v < b,
+            CmpOp::Lte => v <= b,
+            CmpOp::Eq => v == b,
+            CmpOp::Neq => v != b,
+        })
+    }
+}
+
+/// One `aliases` entry: a name for fields that are named differently in each rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alias {
+    pub name: String,
+    /// Referenced rule (id or name as written) → field name in its events.
+    pub fields: Vec<(String, String)>,
+    pub location: Location,
+}
