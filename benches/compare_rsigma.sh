@@ -42,6 +42,7 @@ command -v taskset >/dev/null && PIN=(taskset -c "$CPU")
 cargo build --release --quiet --bin tocsin --bin tocsin-gen
 TOCSIN=target/release/tocsin
 
+case "$WORK" in /tmp/?*) ;; *) echo "WORK must be a directory under /tmp (it is emptied): $WORK" >&2; exit 1 ;; esac
 rm -rf "$WORK"
 mkdir -p "$WORK/rules"
 target/release/tocsin-gen --events "$EVENTS" --seed "$SEED" ${ATTACK_RATE:+--attack-rate "$ATTACK_RATE"} \

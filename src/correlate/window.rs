@@ -1,0 +1,338 @@
+//! Per-group window state of one correlation rule, and the rule that decides
+//! when it fires.
+//!
+//! Two regimes (design notes §3):
+//! - **Sliding** — conditions with only lower bounds (`gt`, `gte`, `neq`): the
+//!   condition is checked at every hit over the hits of the last `timespan`
+//!   (inclusive), and the first hit that satisfies it fires with the value at
+//!   that hit; the group's state is then cleared. State is bounded by what the
+//!   condition needs: at most N timestamps for `gte: N`, at most N distinct
+//!   values for value_count.
+//! - **Complete windows** — conditions with an upper bound (`lt`, `lte`, `eq`,
+//!   ranges): the group's first hit opens `[t0, t0 + timespan)`; when the
+//!   watermark passes its end the window is judged once.
+//!
+//! Times are nanoseconds since the epoch (`i64`, good until 2262).
+
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
+
+use crate::rules::{CorrelationCondition, CorrelationType};
+
+/// Orders hits with equal event time: (source partition << 48 | offset).
+pub type Seq = u64;
+
+/// What a hit carries into a window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HitData {
+    pub time: i64,
+    pub seq: Seq,
+    /// Index of the referenced rule (in the correlation's `rules` list).
+    pub rule: u8,
+    /// value_count: the field's text; value_*: parsed as a number.
+    pub value: Option<Box<str>>,
+}
+
+/// A satisfied condition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fire {
+    /// The value that satisfied the condition (count, distinct count, sum, …).
+    pub value: f64,
+    pub window_start: i64,
+    pub window_end: i64,
+    /// Time and position of the first contributing hit (alert identity).
+    pub first: (i64, Seq),
+    /// Time and position of the hit that made the window fire (or the window end).
+    pub last: (i64, Seq),
+    /// Bit set of the referenced rules that contributed.
+    pub rules: u64,
+    /// Contributing hits (time, position), oldest first, at most [`EVIDENCE`].
+    pub evidence: Vec<(i64, Seq)>,
+}
+
+/// Evidence references kept per firing.
+pub const EVIDENCE: usize = 8;
+
+/// The static description of a correlation that windows need.
+#[derive(Clone, Debug)]
+pub struct WindowSpec {
+    pub kind: CorrelationType,
+    pub condition: CorrelationCondition,
+    pub span: i64,
+    pub rules: usize,
+    /// Sliding regime (no upper bound in the condition).
+    pub sliding: bool,
+    /// Hits a sliding event_count / value_count state must keep to decide.
+    pub need: usize,
+}
+
+impl WindowSpec {
+    pub fn new(kind: CorrelationType, condition: CorrelationCondition, span_ms: u64, rules: usize) -> WindowSpec {
+        let sliding = !condition.has_upper_bound();
+        // Smallest count satisfying every lower bound (gte n → n, gt n → ⌊n⌋+1).
+        let need = condition
+            .bounds
+            .iter()
+            .map(|&(op, b)| match op {
+                crate::rules::CmpOp::Gte => b.ceil().max(1.0) as usize,
+                crate::rules::CmpOp::Gt => (b.floor() + 1.0).max(1.0) as usize,
+                _ => 1,
+            })
+            .max()
+            .unwrap_or(1);
+        WindowSpec {
+            kind,
+            condition,
+            span: (span_ms as i64).saturating_mul(1_000_000),
+            rules,
+            sliding,
+            need,
+        }
+    }
+}
+
+/// The state of one group.
+#[derive(Clone, Debug)]
+pub enum GroupState {
+    /// event_count (sliding): recent hit (time, seq), at most `need`.
+    Count(VecDeque<(i64, Seq)>),
+    /// value_count (sliding): value → latest (time, seq), at most `need`.
+    Distinct(FxHashMap<Box<str>, (i64, Seq)>),
+    /// temporal (sliding): per referenced rule, its latest (time, seq).
+    Temporal(Vec<Option<(i64, Seq)>>),
+    /// temporal_ordered (sliding): for each step k, the latest start (time, seq)
+    /// of a partial sequence that completed steps 0..=k.
+    Ordered(Vec<Option<(i64, Seq)>>),
+    /// value_sum / value_avg / value_percentile (sliding): (time, seq, value) in the window.
+    Values(VecDeque<(i64, Seq, f64)>),
+    /// Any type under an upper-bound condition: one complete window.
+    Fixed(FixedWindow),
+}
+
+/// Accumulator of one complete window `[start, start + span)`.
+#[derive(Clone, Debug)]
+pub struct FixedWindow {
+    pub start: i64,
+    pub count: u64,
+    pub distinct: FxHashMap<Box<str>, ()>,
+    pub values: Vec<f64>,
+    pub rules: u64,
+    pub order_step: usize,
+    pub first: (i64, Seq),
+    pub last: (i64, Seq),
+    pub evidence: Vec<(i64, Seq)>,
+}
+
+impl GroupState {
+    pub fn new(spec: &WindowSpec, first: &HitData) -> GroupState {
+        if !spec.sliding {
+            return GroupState::Fixed(FixedWindow {
+                start: first.time,
+                count: 0,
+                distinct: FxHashMap::default(),
+                values: Vec::new(),
+                rules: 0,
+                order_step: 0,
+                first: (first.time, first.seq),
+                last: (first.time, first.seq),
+                evidence: Vec::new(),
+            });
+        }
+        match spec.kind {
+            CorrelationType::EventCount => GroupState::Count(VecDeque::with_capacity(spec.need.min(16))),
+            CorrelationType::ValueCount => GroupState::Distinct(FxHashMap::default()),
+            CorrelationType::Temporal => GroupState::Temporal(vec![None; spec.rules]),
+            CorrelationType::TemporalOrdered => GroupState::Ordered(vec![None; spec.rules]),
+            _ => GroupState::Values(VecDeque::new()),
+        }
+    }
+
+    /// The window end after which this state can be dropped or judged.
+    pub fn deadline(&self, spec: &WindowSpec) -> i64 {
+        let latest = match self {
+            GroupState::Count(q) => q.back().map(|h| h.0),
+            GroupState::Distinct(m) => m.values().map(|h| h.0).max(),
+            GroupState::Temporal(v) | GroupState::Ordered(v) => v.iter().flatten().map(|h| h.0).max(),
+            GroupState::Values(q) => q.back().map(|h| h.0),
+            GroupState::Fixed(w) => return w.start.saturating_add(spec.span),
+        };
+        latest.unwrap_or(i64::MIN).saturating_add(spec.span)
+    }
+
+    /// Applies one hit (hits arrive in (time, seq) order). Sliding states may
+    /// fire here; complete windows only accumulate (see [`GroupState::close`]).
+    pub fn apply(&mut self, spec: &WindowSpec, h: &HitData) -> Option<Fire> {
+        let horizon = h.time.saturating_sub(spec.span);
+        match self {
+            GroupState::Count(q) => {
+                while q.front().is_some_and(|&(t, _)| t < horizon) {
+                    q.pop_front();
+                }
+                q.push_back((h.time, h.seq));
+                if q.len() > spec.need {
+                    q.pop_front();
+                }
+                let n = q.len() as f64;
+                spec.condition.holds(n).then(|| {
+                    let ev: Vec<_> = q.iter().copied().collect();
+                    let f = fire(n, &ev, h, 1);
+                    q.clear();
+                    f
+                })
+            }
+            GroupState::Distinct(m) => {
+                let v = h.value.as_ref()?;
+                m.retain(|_, &mut (t, _)| t >= horizon);
+                m.insert(v.clone(), (h.time, h.seq));
+                let n = m.len() as f64;
+                spec.condition.holds(n).then(|| {
+                    let mut ev: Vec<_> = m.values().copied().collect();
+                    ev.sort_unstable();
+                    let f = fire(n, &ev, h, 1);
+                    m.clear();
+                    f
+                })
+            }
+            GroupState::Temporal(seen) => {
+                for s in seen.iter_mut() {
+                    if s.is_some_and(|(t, _)| t < horizon) {
+                        *s = None;
+                    }
+                }
+                seen[h.rule as usize] = Some((h.time, h.seq));
+                let n = seen.iter().flatten().count() as f64;
+                spec.condition.holds(n).then(|| {
+                    let mut ev: Vec<_> = seen.iter().flatten().copied().collect();
+                    ev.sort_unstable();
+                    let bits = seen.iter().enumerate().filter(|(_, s)| s.is_some()).fold(0u64, |b, (i, _)| b | 1 << i);
+                    let f = fire(n, &ev, h, bits);
+                    seen.iter_mut().for_each(|s| *s = None);
+                    f
+                })
+            }
+            GroupState::Ordered(steps) => ordered_apply(steps, spec, h, horizon),
+            GroupState::Values(q) => {
+                let x = h.value.as_deref().and_then(|v| v.trim().parse::<f64>().ok())?;
+                while q.front().is_some_and(|&(t, _, _)| t < horizon) {
+                    q.pop_front();
+                }
+                q.push_back((h.time, h.seq, x));
+                let v = aggregate(spec, q.iter().map(|e| e.2));
+                spec.condition.holds(v).then(|| {
+                    let ev: Vec<_> = q.iter().map(|e| (e.0, e.1)).collect();
+                    let f = fire(v, &ev, h, 1);
+                    q.clear();
+                    f
+                })
+            }
+            GroupState::Fixed(w) => {
+                w.accumulate(spec, h);
+                None
+            }
+        }
+    }
+
+    /// Judges a complete window once the watermark has passed its end.
+    pub fn close(&self, spec: &WindowSpec) -> Option<Fire> {
+        let GroupState::Fixed(w) = self else { return None };
+        let value = match spec.kind {
+            CorrelationType::EventCount => w.count as f64,
+            CorrelationType::ValueCount => w.distinct.len() as f64,
+            CorrelationType::Temporal => w.rules.count_ones() as f64,
+            CorrelationType::TemporalOrdered => w.order_step as f64,
+            _ => aggregate(spec, w.values.iter().copied()),
+        };
+        spec.condition.holds(value).then(|| Fire {
+            value,
+            window_start: w.start,
+            window_end: w.start.saturating_add(spec.span),
+            first: w.first,
+            last: w.last,
+            rules: w.rules,
+            evidence: w.evidence.clone(),
+        })
+    }
+}
+
+impl FixedWindow {
+    fn accumulate(&mut self, spec: &WindowSpec, h: &HitData) {
+        self.count += 1;
+        self.rules |= 1 << h.rule;
+        self.last = (h.time, h.seq);
+        if self.evidence.len() < EVIDENCE {
+            self.evidence.push((h.time, h.seq));
+        }
+        if spec.kind == CorrelationType::TemporalOrdered && h.rule as usize == self.order_step {
+            self.order_step += 1;
+        }
+        if let Some(v) = &h.value {
+            match spec.kind {
+                CorrelationType::ValueCount => {
+                    self.distinct.insert(v.clone(), ());
+                }
+                CorrelationType::ValueSum | CorrelationType::ValueAvg | CorrelationType::ValuePercentile => {
+                    if let Ok(x) = v.trim().parse::<f64>() {
+                        self.values.push(x);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn ordered_apply(steps: &mut [Option<(i64, Seq)>], spec: &WindowSpec, h: &HitData, horizon: i64) -> Option<Fire> {
+    for s in steps.iter_mut() {
+        if s.is_some_and(|(start, _)| start < horizon) {
+            *s = None;
+        }
+    }
+    let k = h.rule as usize;
+    let start = if k == 0 { Some((h.time, h.seq)) } else { steps[k - 1] };
+    let start = start?;
+    // Keep the latest start: it leaves the most time for the remaining steps.
+    if steps[k].is_none_or(|cur| cur < start) {
+        steps[k] = Some(start);
+    }
+    if k + 1 < steps.len() {
+        return None;
+    }
+    let n = steps.len() as f64;
+    if !spec.condition.holds(n) {
+        return None;
+    }
+    steps.iter_mut().for_each(|s| *s = None);
+    Some(fire(n, &[start, (h.time, h.seq)], h, (1u64 << spec.rules.min(63)) - 1))
+}
+
+fn aggregate(spec: &WindowSpec, values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    match spec.kind {
+        CorrelationType::ValueSum => v.iter().sum(),
+        CorrelationType::ValueAvg => v.iter().sum::<f64>() / v.len() as f64,
+        _ => {
+            // Nearest-rank percentile.
+            v.sort_by(f64::total_cmp);
+            let p = spec.condition.percentile.unwrap_or(50.0).clamp(0.0, 100.0);
+            let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
+            v[rank.min(v.len()) - 1]
+        }
+    }
+}
+
+fn fire(value: f64, hits: &[(i64, Seq)], last: &HitData, rules: u64) -> Fire {
+    let first = hits.first().copied().unwrap_or((last.time, last.seq));
+    Fire {
+        value,
+        window_start: first.0,
+        window_end: last.time,
+        first,
+        last: (last.time, last.seq),
+        rules,
+        evidence: hits.iter().take(EVIDENCE).copied().collect(),
+    }
+}
