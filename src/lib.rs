@@ -3,6 +3,7 @@ pub mod alert;
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod correlate;
 pub mod decode;
 pub mod detector;
 pub mod event;

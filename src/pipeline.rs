@@ -93,7 +93,7 @@ impl Processor {
             }
         };
         self.stats.events += 1;
-        let matched = sp.plan.scan(root, &mut self.scratch);
+        let matched = sp.plan.scan_raw(root, Some(raw), &mut self.scratch);
         if matched.is_empty() {
             return Ok(());
         }

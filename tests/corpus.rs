@@ -13,7 +13,13 @@ fn validate_loads_at_least_99_percent_of_the_sigmahq_corpus() {
     // "3780 rule file(s): 3755 rule(s) loaded, 25 rejected (25 error(s))"
     let num = |after: &str| -> usize {
         let i = summary.find(after).unwrap_or_else(|| panic!("summary: {summary}"));
-        summary[..i].split_whitespace().last().unwrap().trim_start_matches(':').parse().unwrap()
+        summary[..i]
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .trim_start_matches(':')
+            .parse()
+            .unwrap()
     };
     let (files, loaded, rejected) = (num(" rule file(s)"), num(" rule(s) loaded"), num(" rejected"));
     assert!(files >= 3780, "{summary}");

@@ -66,7 +66,9 @@ fn indexed_matcher_agrees_with_reference_on_conformance_events() {
     let mut matches = 0;
     for entry in std::fs::read_dir(shared().join("conformance")).unwrap() {
         let p = entry.unwrap().path().join("events.ndjson");
-        let Ok(text) = std::fs::read_to_string(&p) else { continue };
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            continue;
+        };
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             matches += compare(&plans, line, &mut dec, &mut s);
             events += 1;
@@ -163,5 +165,8 @@ fn indexed_matcher_agrees_with_reference_on_random_events() {
             matched_events += 1;
         }
     }
-    assert!(matched_events > 20, "random events exercise matches too ({matched_events})");
+    assert!(
+        matched_events > 20,
+        "random events exercise matches too ({matched_events})"
+    );
 }

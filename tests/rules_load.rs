@@ -146,9 +146,9 @@ fn broken_cases() -> Vec<Broken> {
         },
         Broken {
             file: "correlation.yml",
-            text: "title: Many failures\nid: b16\ncorrelation:\n    type: event_count\n    rules: [x]\n".into(),
+            text: "title: Many failures\nid: b16\ncorrelation:\n    type: event_count\n    rules: [x]\n    condition: {gte: 3}\n".into(),
             line: 3,
-            kind: |k| *k == K::Unsupported("correlation rules are not supported yet".into()),
+            kind: |k| *k == K::MissingKey("correlation.timespan".into()),
         },
         Broken {
             file: "v1_collection.yml",

@@ -20,6 +20,7 @@ pub fn rules() -> LoadedRules {
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = LoadedRules {
         rules: Vec::new(),
+        correlations: Vec::new(),
         errors: Vec::new(),
         files: files.len(),
     };

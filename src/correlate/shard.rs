@@ -29,8 +29,13 @@ impl Eq for Hit {}
 
 impl Ord for Hit {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.data.time, self.data.seq, self.corr, &self.group, self.data.rule)
-            .cmp(&(o.data.time, o.data.seq, o.corr, &o.group, o.data.rule))
+        (self.data.time, self.data.seq, self.corr, &self.group, self.data.rule).cmp(&(
+            o.data.time,
+            o.data.seq,
+            o.corr,
+            &o.group,
+            o.data.rule,
+        ))
     }
 }
 
@@ -57,6 +62,9 @@ pub struct ShardStats {
     pub evicted: u64,
 }
 
+/// (last hit time, its position, correlation, group): eviction order.
+type Touch = (i64, Seq, u32, Box<str>);
+
 pub struct Shard {
     pending: BinaryHeap<Reverse<Hit>>,
     /// Per correlation: group → state.
@@ -68,7 +76,7 @@ pub struct Shard {
     max_groups: usize,
     tracked: usize,
     /// Last-touched order for eviction under the global cap.
-    touch: BinaryHeap<Reverse<(i64, Seq, u32, Box<str>)>>,
+    touch: BinaryHeap<Reverse<Touch>>,
 }
 
 impl Shard {
@@ -123,7 +131,9 @@ impl Shard {
             Some(s) => s,
             None => {
                 self.tracked += 1;
-                groups.entry(h.group.clone()).or_insert_with(|| GroupState::new(spec, &h.data))
+                groups
+                    .entry(h.group.clone())
+                    .or_insert_with(|| GroupState::new(spec, &h.data))
             }
         };
         self.stats.applied += 1;
@@ -149,7 +159,9 @@ impl Shard {
             if *deadline > t {
                 break;
             }
-            let Some(Reverse((deadline, corr, group))) = self.timers.pop() else { break };
+            let Some(Reverse((deadline, corr, group))) = self.timers.pop() else {
+                break;
+            };
             let spec = &set.specs[corr as usize];
             if spec.layer != layer {
                 later.push(Reverse((deadline, corr, group)));
@@ -163,7 +175,11 @@ impl Shard {
             }
             if let Some(fire) = state.close(&spec.window) {
                 self.stats.fired += 1;
-                out.push(Firing { corr, group: group.clone(), fire });
+                out.push(Firing {
+                    corr,
+                    group: group.clone(),
+                    fire,
+                });
             }
             groups.remove(&group);
             self.tracked -= 1;
@@ -175,7 +191,9 @@ impl Shard {
     /// Evicts the least recently touched groups beyond the global cap.
     fn enforce_cap(&mut self, _out: &mut [Firing]) {
         while self.tracked > self.max_groups {
-            let Some(Reverse((_, _, corr, group))) = self.touch.pop() else { return };
+            let Some(Reverse((_, _, corr, group))) = self.touch.pop() else {
+                return;
+            };
             if self.groups[corr as usize].remove(&group).is_some() {
                 self.tracked -= 1;
                 self.stats.evicted += 1;

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use crate::rules::{CorrelationCondition, CorrelationType};
+use crate::rules::ast::{CmpOp, CorrelationCondition, CorrelationType};
 
 /// Orders hits with equal event time: (source partition << 48 | offset).
 pub type Seq = u64;
@@ -75,8 +75,8 @@ impl WindowSpec {
             .bounds
             .iter()
             .map(|&(op, b)| match op {
-                crate::rules::CmpOp::Gte => b.ceil().max(1.0) as usize,
-                crate::rules::CmpOp::Gt => (b.floor() + 1.0).max(1.0) as usize,
+                CmpOp::Gte => b.ceil().max(1.0) as usize,
+                CmpOp::Gt => (b.floor() + 1.0).max(1.0) as usize,
                 _ => 1,
             })
             .max()
@@ -205,7 +205,11 @@ impl GroupState {
                 spec.condition.holds(n).then(|| {
                     let mut ev: Vec<_> = seen.iter().flatten().copied().collect();
                     ev.sort_unstable();
-                    let bits = seen.iter().enumerate().filter(|(_, s)| s.is_some()).fold(0u64, |b, (i, _)| b | 1 << i);
+                    let bits = seen
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| s.is_some())
+                        .fold(0u64, |b, (i, _)| b | 1 << i);
                     let f = fire(n, &ev, h, bits);
                     seen.iter_mut().for_each(|s| *s = None);
                     f

@@ -103,6 +103,27 @@ impl LazyAtom {
     }
 }
 
+/// A literal every value satisfying `pred` contains, usable to search raw
+/// JSON: ASCII with nothing JSON would escape.
+fn prefilter_literal(pred: &Pred) -> Option<String> {
+    let Pred::Glob(g) = pred else { return None };
+    let lit = g
+        .parts
+        .iter()
+        .filter_map(|p| match p {
+            super::pattern::GlobPart::Lit(l) => Some(l),
+            _ => None,
+        })
+        .max_by_key(|l| l.len())?;
+    let plain = |c: char| c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\';
+    // Numbers are matched by their canonical text, which the raw JSON may
+    // spell differently (`1.50`, `15e-1`): number-like literals cannot prefilter.
+    let numeric = lit
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
+    (!lit.is_empty() && !numeric && lit.chars().all(plain)).then(|| lit.clone())
+}
+
 /// Globs that the literal index settles without verification.
 fn is_indexed_literal(g: &super::pattern::Glob) -> bool {
     use super::pattern::GlobPart::{Lit, Star};
@@ -144,6 +165,10 @@ pub struct Plan {
     /// Atoms computed on demand while evaluating a condition, not in the
     /// per-field scan (expensive tests that trigger no rule). `None` = eager.
     pub(super) lazy: Vec<Option<LazyAtom>>,
+    /// Literals one of which every eager keyword atom needs, searched in the
+    /// raw record (ASCII case-insensitive): when none occurs, the keyword scan
+    /// of every value is skipped. `None` when some keyword atom has no such literal.
+    pub(super) keyword_prefilter: Option<aho_corasick::AhoCorasick>,
 }
 
 impl Plan {
@@ -223,6 +248,7 @@ impl<'o> Builder<'o> {
                 triggers: Vec::new(),
                 always: Vec::new(),
                 lazy: Vec::new(),
+                keyword_prefilter: None,
             },
             slots: HashMap::new(),
             atom_keys: HashMap::new(),
@@ -357,7 +383,19 @@ impl<'o> Builder<'o> {
     fn finish(mut self, errors: &mut Vec<RuleError>) -> Plan {
         let (triggers, always) = choose_triggers(&self.plan);
         self.plan.lazy = vec![None; self.plan.atoms.len()];
+        let mut kw_literals: Option<Vec<String>> = Some(Vec::new());
         for (atom, target, pred) in std::mem::take(&mut self.pending) {
+            if target == Target::Keywords
+                && triggers[atom as usize].is_empty()
+                && LazyAtom::new(target, &pred).is_some()
+            {
+                // lazy keyword atoms are computed exactly on demand
+            } else if target == Target::Keywords {
+                match (&mut kw_literals, prefilter_literal(&pred)) {
+                    (Some(v), Some(l)) => v.push(l),
+                    _ => kw_literals = None,
+                }
+            }
             // An expensive test that wakes no rule is only computed when a
             // condition asks for it: most events never pay for it.
             if triggers[atom as usize].is_empty() {
@@ -382,6 +420,14 @@ impl<'o> Builder<'o> {
         }
         self.plan.triggers = triggers;
         self.plan.always = always;
+        if self.plan.keywords.is_some() {
+            self.plan.keyword_prefilter = kw_literals.and_then(|lits| {
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(lits)
+                    .ok()
+            });
+        }
         self.plan
     }
 }

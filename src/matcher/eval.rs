@@ -3,21 +3,29 @@
 //! one of their trigger atoms woke up.
 
 use super::compile::{Expr, FieldRefAtom, LazyTest, Plan, Target, TrieNode};
-use super::scalar::{parse_ip, parse_number, time_part, Text};
-use super::AtomId;
 use super::index::FieldIndex;
 use super::pattern::RefMode;
+use super::scalar::{parse_ip, parse_number, time_part, Text};
 use super::scratch::Scratch;
+use super::AtomId;
 use crate::event::{Kind, ValueRef};
 
 impl Plan {
     /// Matches one event; returns the indexes (into [`Plan::rules`]) of the
     /// rules it matches, ascending. Allocation-free once `scratch` is warm.
     pub fn scan<'s>(&self, event: ValueRef<'_, '_>, s: &'s mut Scratch) -> &'s [u32] {
+        self.scan_raw(event, None, s)
+    }
+
+    /// As [`Plan::scan`], with the raw JSON of the event: lets keyword rules
+    /// skip the walk over every value when none of their literals occurs.
+    pub fn scan_raw<'s>(&self, event: ValueRef<'_, '_>, raw: Option<&[u8]>, s: &'s mut Scratch) -> &'s [u32] {
         s.begin(self.atoms.len(), self.rules.len());
         self.walk(0, event, s);
         if let Some(kw) = &self.keywords {
-            scan_all_values(kw, event, s);
+            if self.keywords_possible(raw) {
+                scan_all_values(kw, event, s);
+            }
         }
         for fr in &self.fieldrefs {
             if field_ref_holds(fr, event, s) {
@@ -39,6 +47,18 @@ impl Plan {
         }
         s.matched.sort_unstable();
         &s.matched
+    }
+
+    /// False only when the raw record proves no eager keyword atom can hold:
+    /// plain ASCII without `\\u` escapes, and no prefilter literal in it.
+    fn keywords_possible(&self, raw: Option<&[u8]>) -> bool {
+        let (Some(pf), Some(raw)) = (&self.keyword_prefilter, raw) else {
+            return true;
+        };
+        if !raw.is_ascii() || raw.windows(2).any(|w| w == b"\\u") {
+            return true;
+        }
+        pf.is_match(raw)
     }
 
     #[inline]
@@ -63,7 +83,9 @@ impl Plan {
 
     /// Computes a lazy atom once per event (memoised in the scratch).
     fn lazy_atom(&self, a: AtomId, event: ValueRef<'_, '_>, s: &mut Scratch) -> bool {
-        let Some(lazy) = &self.lazy[a as usize] else { return false };
+        let Some(lazy) = &self.lazy[a as usize] else {
+            return false;
+        };
         if let Some(known) = s.lazy_value(a) {
             return known;
         }
@@ -187,7 +209,10 @@ fn lazy_holds(test: &LazyTest, t: &Text<'_>, s: &mut Scratch) -> bool {
         }
         LazyTest::Regex(r) => r.is_match(raw),
         LazyTest::Fancy(r) => r.is_match(raw).unwrap_or(false),
-        LazyTest::Direct(Pred::Num(cmp, rhs)) => t.number().or_else(|| parse_number(raw)).is_some_and(|n| cmp.holds(n, *rhs)),
+        LazyTest::Direct(Pred::Num(cmp, rhs)) => t
+            .number()
+            .or_else(|| parse_number(raw))
+            .is_some_and(|n| cmp.holds(n, *rhs)),
         LazyTest::Direct(Pred::Time(part, cmp, rhs)) => time_part(t, *part).is_some_and(|n| cmp.holds(n, *rhs)),
         LazyTest::Direct(Pred::Cidr(net)) => parse_ip(raw).is_some_and(|ip| net.contains(ip)),
         LazyTest::Direct(_) => false,

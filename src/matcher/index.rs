@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 use super::pattern::{Glob, GlobPart, Pred};
 use super::scalar::{parse_ip, parse_number, time_part, Text};
 use super::scratch::Scratch;
+use super::trie::ByteTrie;
 use super::AtomId;
 use crate::rules::RuleErrorKind;
 
@@ -22,9 +23,14 @@ use crate::rules::RuleErrorKind;
 #[derive(Clone, Copy, Debug)]
 enum Hit {
     Anywhere(AtomId),
-    Prefix(AtomId),
-    Suffix(AtomId),
     /// The literal is one piece of a wildcard glob: verify the whole glob.
+    Verify(AtomId, u32),
+}
+
+/// What an anchored literal settles: the atom itself, or a glob to verify.
+#[derive(Clone, Copy, Debug)]
+enum Anchored {
+    Atom(AtomId),
     Verify(AtomId, u32),
 }
 
@@ -32,6 +38,10 @@ enum Hit {
 #[derive(Default)]
 struct TextIndex {
     exact: FxHashMap<Box<str>, Vec<AtomId>>,
+    /// `startswith` literals (and globs that begin with a literal), walked forward.
+    prefix: ByteTrie<Anchored>,
+    /// `endswith` literals (and globs that end with a literal), walked backward.
+    suffix: ByteTrie<Anchored>,
     literals: Vec<String>,
     hits: Vec<Vec<Hit>>,
     ac: Option<AhoCorasick>,
@@ -46,23 +56,23 @@ impl TextIndex {
             self.exact.entry(exact.into()).or_default().push(atom);
             return;
         }
-        let hit = match glob.parts.as_slice() {
-            [GlobPart::Star] => None,
-            [GlobPart::Star, GlobPart::Lit(l), GlobPart::Star] => Some((l.clone(), Hit::Anywhere(atom))),
-            [GlobPart::Lit(l), GlobPart::Star] => Some((l.clone(), Hit::Prefix(atom))),
-            [GlobPart::Star, GlobPart::Lit(l)] => Some((l.clone(), Hit::Suffix(atom))),
-            _ => None,
-        };
-        if let Some((lit, hit)) = hit {
-            self.push_literal(lit, hit);
-            return;
+        match glob.parts.as_slice() {
+            [GlobPart::Star, GlobPart::Lit(l), GlobPart::Star] => {
+                return self.push_literal(l.clone(), Hit::Anywhere(atom))
+            }
+            [GlobPart::Lit(l), GlobPart::Star] => return self.prefix.insert(l.bytes(), Anchored::Atom(atom)),
+            [GlobPart::Star, GlobPart::Lit(l)] => return self.suffix.insert(l.bytes().rev(), Anchored::Atom(atom)),
+            _ => {}
         }
         let gid = self.globs.len() as u32;
+        let (first, last) = (glob.parts.first().cloned(), glob.parts.last().cloned());
         let key = longest_literal(&glob);
         self.globs.push(glob);
-        match key {
-            Some(l) => self.push_literal(l, Hit::Verify(atom, gid)),
-            None => self.always.push((atom, gid)),
+        match (first, last, key) {
+            (Some(GlobPart::Lit(l)), _, _) => self.prefix.insert(l.bytes(), Anchored::Verify(atom, gid)),
+            (_, Some(GlobPart::Lit(l)), _) => self.suffix.insert(l.bytes().rev(), Anchored::Verify(atom, gid)),
+            (_, _, Some(l)) => self.push_literal(l, Hit::Verify(atom, gid)),
+            _ => self.always.push((atom, gid)),
         }
     }
 
@@ -98,15 +108,27 @@ impl TextIndex {
         if let Some(atoms) = self.exact.get(text) {
             atoms.iter().for_each(|&a| s.set(a));
         }
+        let mut anchored = |h: &Anchored, _: usize| match *h {
+            Anchored::Atom(a) => s.set(a),
+            Anchored::Verify(a, g) => {
+                if !s.is_set(a) && self.globs[g as usize].is_match(text) {
+                    s.set(a);
+                }
+            }
+        };
+        if !self.prefix.is_empty() {
+            self.prefix.walk(text.bytes(), &mut anchored);
+        }
+        if !self.suffix.is_empty() {
+            self.suffix.walk(text.bytes().rev(), &mut anchored);
+        }
         if let Some(ac) = &self.ac {
             for m in ac.find_overlapping_iter(text) {
                 for hit in &self.hits[m.pattern().as_usize()] {
                     match *hit {
                         Hit::Anywhere(a) => s.set(a),
-                        Hit::Prefix(a) if m.start() == 0 => s.set(a),
-                        Hit::Suffix(a) if m.end() == text.len() => s.set(a),
                         Hit::Verify(a, g) if !s.is_set(a) && self.globs[g as usize].is_match(text) => s.set(a),
-                        _ => {}
+                        Hit::Verify(..) => {}
                     }
                 }
             }
@@ -119,11 +141,15 @@ impl TextIndex {
     }
 
     fn is_empty(&self) -> bool {
-        self.exact.is_empty() && self.literals.is_empty() && self.always.is_empty()
+        self.exact.is_empty()
+            && self.literals.is_empty()
+            && self.always.is_empty()
+            && self.prefix.is_empty()
+            && self.suffix.is_empty()
     }
 
     fn pattern_count(&self) -> usize {
-        self.exact.len() + self.literals.len() + self.always.len()
+        self.exact.len() + self.literals.len() + self.always.len() + self.prefix.len_nodes() + self.suffix.len_nodes()
     }
 }
 

@@ -12,6 +12,7 @@ pub mod pattern;
 pub mod reference;
 pub mod scalar;
 pub mod scratch;
+pub mod trie;
 pub mod trigger;
 
 pub use compile::{CompileOptions, Plan};

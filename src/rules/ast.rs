@@ -485,10 +485,7 @@ pub struct CorrelationRule {
 impl CorrelationRule {
     /// A stable key: id, else name, else title.
     pub fn key(&self) -> &str {
-        self.id
-            .as_deref()
-            .or(self.name.as_deref())
-            .unwrap_or(&self.title)
+        self.id.as_deref().or(self.name.as_deref()).unwrap_or(&self.title)
     }
 }
 
@@ -550,7 +547,9 @@ impl CorrelationCondition {
     /// Whether the condition has an upper bound (lt, lte, eq): such conditions
     /// are judged on complete windows.
     pub fn has_upper_bound(&self) -> bool {
-        self.bounds.iter().any(|(op, _)| matches!(op, CmpOp::Lt | CmpOp::Lte | CmpOp::Eq))
+        self.bounds
+            .iter()
+            .any(|(op, _)| matches!(op, CmpOp::Lt | CmpOp::Lte | CmpOp::Eq))
     }
 
     pub fn holds(&self, v: f64) -> bool {

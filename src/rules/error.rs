@@ -86,4 +86,28 @@ pub enum RuleErrorKind {
     /// A second rule with an `id` already loaded; the second one is dropped.
     #[error("duplicate rule id `{id}` (first defined at {first})")]
     DuplicateRuleId { id: String, first: Location },
+    /// A second rule with a `name` already used by another rule (names are
+    /// references for correlation rules, so they must be unique).
+    #[error("duplicate rule name `{name}` (first defined at {first})")]
+    DuplicateRuleName { name: String, first: Location },
+    /// A correlation rule is invalid in a way no single key explains
+    /// (e.g. a condition that can never hold, `field` on an `event_count`).
+    #[error("correlation: {0}")]
+    InvalidCorrelation(String),
+    /// A correlation rule (or one of its aliases) references a rule that no loaded rule has as `id` or `name`.
+    #[error("reference `{reference}` matches no loaded rule (by `id` or `name`)")]
+    UnknownReference { reference: String },
+    /// A reference matches more than one rule (by `id` or `name`).
+    #[error("reference `{reference}` is ambiguous: it matches the rules at {}", join_locations(.matches))]
+    AmbiguousReference { reference: String, matches: Vec<Location> },
+    /// A reference to a correlation rule that was not loaded because of its own errors.
+    #[error("reference `{reference}` names a correlation rule that was not loaded (see its errors)")]
+    BrokenReference { reference: String },
+    /// Correlation rules that reference each other in a loop, e.g. `a -> b -> a`.
+    #[error("correlation rules reference each other in a cycle: {path}")]
+    CorrelationCycle { path: String },
+}
+
+fn join_locations(locations: &[Location]) -> String {
+    locations.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }

@@ -1,26 +1,33 @@
-//! Sigma rule parser: YAML text to validated [`Rule`]s.
+//! Sigma rule parser: YAML text to validated [`Rule`]s and [`CorrelationRule`]s.
 //!
 //! Contract:
-//! - [`parse_str`] parses every document of a file. A document is either a
-//!   [`Rule`] or one or more [`RuleError`]s, never both; a bad document never
-//!   stops the others (a YAML syntax error ends only the document it is in).
+//! - [`parse_file`] parses every document of a file. A document is a detection
+//!   [`Rule`], a [`CorrelationRule`] (a document with a top-level `correlation`
+//!   map) or one or more [`RuleError`]s, never both; a bad document never stops
+//!   the others (a YAML syntax error ends only the document it is in).
+//!   [`parse_str`] is the same minus the correlation rules, for callers that
+//!   only handle detection rules: it drops correlation documents, so callers
+//!   that need them use [`parse_file`].
 //! - Every error carries the location of the node that caused it and, once the
 //!   document's `id` (else `name`, else `title`) is known, the rule it belongs to.
 //! - Nothing is evaluated or compiled here: regexes, CIDRs and placeholders are
-//!   checked by the compiler.
+//!   checked by the compiler, and the rule references of correlation rules are
+//!   resolved by the loader (`rules::load::link`).
 //!
 //! Sub-modules: [`detection`] (search identifiers and values), [`modifier`]
-//! (field keys and modifier rules), [`condition`] (the condition grammar).
+//! (field keys and modifier rules), [`condition`] (the condition grammar),
+//! [`correlation`] (correlation rules).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::ast::{Level, Location, LogSource, Rule};
+use super::ast::{CorrelationRule, Level, Location, LogSource, Rule};
 use super::error::{RuleError, RuleErrorKind};
 use super::yaml::{self, Document, Node, NodeKind};
 
 pub mod condition;
+pub mod correlation;
 pub mod detection;
 pub mod modifier;
 
@@ -45,14 +52,29 @@ impl Ctx<'_> {
     }
 }
 
+/// Everything one rule file holds: its detection rules, its correlation rules
+/// and the errors of the documents that are neither.
+#[derive(Debug, Default)]
+pub struct ParsedFile {
+    pub rules: Vec<Rule>,
+    pub correlations: Vec<CorrelationRule>,
+    pub errors: Vec<RuleError>,
+}
+
+/// One valid document: a detection rule or a correlation rule.
+#[derive(Debug, Clone)]
+pub enum ParsedDocument {
+    Rule(Rule),
+    Correlation(CorrelationRule),
+}
+
 /// Parses all documents of one rule file. Empty documents are skipped.
-pub fn parse_str(text: &str, file: Arc<PathBuf>) -> (Vec<Rule>, Vec<RuleError>) {
+pub fn parse_file(text: &str, file: Arc<PathBuf>) -> ParsedFile {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut rules = Vec::new();
-    let mut errors = Vec::new();
+    let mut out = ParsedFile::default();
     for doc in yaml::parse_stream(text) {
         match doc {
-            Err(e) => errors.push(RuleError::new(
+            Err(e) => out.errors.push(RuleError::new(
                 Location {
                     file: file.clone(),
                     line: e.line,
@@ -62,18 +84,26 @@ pub fn parse_str(text: &str, file: Arc<PathBuf>) -> (Vec<Rule>, Vec<RuleError>) 
             )),
             Ok(doc) if doc.is_empty() => {}
             Ok(doc) => match parse_document(&doc, &file) {
-                Ok(rule) => rules.push(rule),
-                Err(errs) => errors.extend(errs),
+                Ok(ParsedDocument::Rule(rule)) => out.rules.push(rule),
+                Ok(ParsedDocument::Correlation(c)) => out.correlations.push(c),
+                Err(errs) => out.errors.extend(errs),
             },
         }
     }
-    (rules, errors)
+    out
+}
+
+/// [`parse_file`] for detection rules only: correlation rules are **dropped**
+/// (their errors are kept). Callers that handle correlations use [`parse_file`].
+pub fn parse_str(text: &str, file: Arc<PathBuf>) -> (Vec<Rule>, Vec<RuleError>) {
+    let parsed = parse_file(text, file);
+    (parsed.rules, parsed.errors)
 }
 
 const LEVELS: &str = "informational, low, medium, high, critical";
 
-/// Parses one non-empty YAML document into a rule.
-pub fn parse_document(doc: &Document, file: &Arc<PathBuf>) -> Result<Rule, Vec<RuleError>> {
+/// Parses one non-empty YAML document into a detection or correlation rule.
+pub fn parse_document(doc: &Document, file: &Arc<PathBuf>) -> Result<ParsedDocument, Vec<RuleError>> {
     let mut ctx = Ctx {
         file,
         errors: Vec::new(),
@@ -154,59 +184,45 @@ fn string_list(ctx: &mut Ctx, key: &str, node: &Node, allow_scalar: bool) -> Vec
     }
 }
 
-fn parse_rule(ctx: &mut Ctx, doc: &Document) -> Option<Rule> {
-    let root = &doc.root;
-    let Some(entries) = root.as_map() else {
-        ctx.error(root, RuleErrorKind::InvalidDocument(root.describe().into()));
-        return None;
-    };
+/// A document's top-level keys: name, key node, value node (first occurrence of each name).
+struct Keys<'a>(Vec<(&'a str, &'a Node, &'a Node)>);
 
-    // Keys by name, first occurrence; duplicates and non-string keys are errors.
-    let mut keys: Vec<(&str, &Node, &Node)> = Vec::new();
-    for (k, v) in entries {
-        match k.as_scalar() {
-            Some(name) if keys.iter().any(|(n, _, _)| *n == name) => {
-                ctx.error(k, RuleErrorKind::DuplicateKey(name.into()));
-            }
-            Some(name) => keys.push((name, k, v)),
-            None => ctx.error(
-                k,
-                invalid("(top level)", format!("keys must be strings, found {}", k.describe())),
-            ),
-        }
+impl<'a> Keys<'a> {
+    /// The key and value nodes of `name`.
+    fn get(&self, name: &str) -> Option<(&'a Node, &'a Node)> {
+        self.0.iter().find(|(n, _, _)| *n == name).map(|&(_, k, v)| (k, v))
     }
-    let get = |name: &str| keys.iter().find(|(n, _, _)| *n == name).map(|&(_, k, v)| (k, v));
+}
 
-    // Documents that are not detection rules.
-    if let Some((k, _)) = get("correlation") {
-        ctx.error(
-            k,
-            RuleErrorKind::Unsupported("correlation rules are not supported yet".into()),
-        );
-        return None;
-    }
-    if let Some((k, v)) = get("action") {
-        if let Some(action @ ("global" | "repeat" | "reset")) = v.as_scalar() {
-            ctx.error(
-                k,
-                RuleErrorKind::Unsupported(format!(
-                    "`action: {action}`: Sigma v1 rule collections were removed in Sigma 2; write each rule as a complete document"
-                )),
-            );
-            return None;
-        }
-    }
-    if get("detection").is_none() {
-        if let Some((k, _)) = get("filter") {
-            ctx.error(
-                k,
-                RuleErrorKind::Unsupported("Sigma filter documents (`filter:`) are not supported".into()),
-            );
-            return None;
-        }
-    }
+/// The keys every rule document may have, detection or correlation.
+struct Meta {
+    title: Option<String>,
+    id: Option<String>,
+    name: Option<String>,
+    status: Option<String>,
+    description: Option<String>,
+    author: Option<String>,
+    level: Option<Level>,
+    tags: Vec<String>,
+    falsepositives: Vec<String>,
+}
 
-    let title = match get("title") {
+/// Top-level keys read by [`parse_meta`].
+const META_KEYS: &[&str] = &[
+    "title",
+    "id",
+    "name",
+    "status",
+    "description",
+    "author",
+    "level",
+    "tags",
+    "falsepositives",
+];
+
+/// Reads the [`Meta`] keys; a missing or empty `title` is an error.
+fn parse_meta(ctx: &mut Ctx, root: &Node, keys: &Keys) -> Meta {
+    let title = match keys.get("title") {
         None => {
             ctx.error(root, RuleErrorKind::MissingKey("title".into()));
             None
@@ -222,13 +238,13 @@ fn parse_rule(ctx: &mut Ctx, doc: &Document) -> Option<Rule> {
         },
     };
 
-    let string_key = |ctx: &mut Ctx, name: &str| get(name).and_then(|(_, v)| opt_string(ctx, name, v));
+    let string_key = |ctx: &mut Ctx, name: &str| keys.get(name).and_then(|(_, v)| opt_string(ctx, name, v));
     let id = string_key(ctx, "id");
     let name = string_key(ctx, "name");
     let status = string_key(ctx, "status");
     let description = string_key(ctx, "description");
     let author = string_key(ctx, "author");
-    let level = get("level").and_then(|(_, v)| {
+    let level = keys.get("level").and_then(|(_, v)| {
         let text = opt_string(ctx, "level", v)?;
         let level = Level::parse(&text);
         if level.is_none() {
@@ -236,45 +252,35 @@ fn parse_rule(ctx: &mut Ctx, doc: &Document) -> Option<Rule> {
         }
         level
     });
-    let tags = get("tags").map_or_else(Vec::new, |(_, v)| string_list(ctx, "tags", v, false));
-    let falsepositives =
-        get("falsepositives").map_or_else(Vec::new, |(_, v)| string_list(ctx, "falsepositives", v, true));
-    let fields = get("fields").map_or_else(Vec::new, |(_, v)| string_list(ctx, "fields", v, false));
+    let tags = keys
+        .get("tags")
+        .map_or_else(Vec::new, |(_, v)| string_list(ctx, "tags", v, false));
+    let falsepositives = keys
+        .get("falsepositives")
+        .map_or_else(Vec::new, |(_, v)| string_list(ctx, "falsepositives", v, true));
+    Meta {
+        title,
+        id,
+        name,
+        status,
+        description,
+        author,
+        level,
+        tags,
+        falsepositives,
+    }
+}
 
-    let logsource = match get("logsource") {
-        None => {
-            ctx.error(root, RuleErrorKind::MissingKey("logsource".into()));
-            None
-        }
-        Some((_, v)) => parse_logsource(ctx, v),
-    };
-
-    let detection = match get("detection") {
-        None => {
-            ctx.error(root, RuleErrorKind::MissingKey("detection".into()));
-            None
-        }
-        Some((k, v)) => detection::parse_detection(ctx, k, v),
-    };
-
+/// The `tocsin` key and every top-level key not in `known` (kept as JSON).
+fn parse_extra(
+    ctx: &mut Ctx,
+    keys: &Keys,
+    known: &[&str],
+) -> (Option<serde_json::Value>, BTreeMap<String, serde_json::Value>) {
     let mut tocsin = None;
     let mut custom = BTreeMap::new();
-    for &(name, _, v) in &keys {
-        if matches!(
-            name,
-            "title"
-                | "id"
-                | "name"
-                | "status"
-                | "description"
-                | "author"
-                | "level"
-                | "tags"
-                | "logsource"
-                | "detection"
-                | "falsepositives"
-                | "fields"
-        ) {
+    for &(name, _, v) in &keys.0 {
+        if META_KEYS.contains(&name) || known.contains(&name) {
             continue;
         }
         if let Some(dup) = v.find_duplicate_key() {
@@ -290,19 +296,91 @@ fn parse_rule(ctx: &mut Ctx, doc: &Document) -> Option<Rule> {
             custom.insert(name.to_owned(), v.to_json());
         }
     }
+    (tocsin, custom)
+}
 
-    Some(Rule {
-        title: title?,
-        id,
-        name,
-        status,
-        description,
-        author,
-        level,
-        tags,
+fn parse_rule(ctx: &mut Ctx, doc: &Document) -> Option<ParsedDocument> {
+    let root = &doc.root;
+    let Some(entries) = root.as_map() else {
+        ctx.error(root, RuleErrorKind::InvalidDocument(root.describe().into()));
+        return None;
+    };
+
+    // Keys by name, first occurrence; duplicates and non-string keys are errors.
+    let mut keys = Keys(Vec::new());
+    for (k, v) in entries {
+        match k.as_scalar() {
+            Some(name) if keys.get(name).is_some() => {
+                ctx.error(k, RuleErrorKind::DuplicateKey(name.into()));
+            }
+            Some(name) => keys.0.push((name, k, v)),
+            None => ctx.error(
+                k,
+                invalid("(top level)", format!("keys must be strings, found {}", k.describe())),
+            ),
+        }
+    }
+
+    // Documents that are not detection rules.
+    if let Some((k, v)) = keys.get("correlation") {
+        return correlation::parse_correlation(ctx, doc, &keys, k, v).map(ParsedDocument::Correlation);
+    }
+    if let Some((k, v)) = keys.get("action") {
+        if let Some(action @ ("global" | "repeat" | "reset")) = v.as_scalar() {
+            ctx.error(
+                k,
+                RuleErrorKind::Unsupported(format!(
+                    "`action: {action}`: Sigma v1 rule collections were removed in Sigma 2; write each rule as a complete document"
+                )),
+            );
+            return None;
+        }
+    }
+    if keys.get("detection").is_none() {
+        if let Some((k, _)) = keys.get("filter") {
+            ctx.error(
+                k,
+                RuleErrorKind::Unsupported("Sigma filter documents (`filter:`) are not supported".into()),
+            );
+            return None;
+        }
+    }
+
+    let meta = parse_meta(ctx, root, &keys);
+    let fields = keys
+        .get("fields")
+        .map_or_else(Vec::new, |(_, v)| string_list(ctx, "fields", v, false));
+
+    let logsource = match keys.get("logsource") {
+        None => {
+            ctx.error(root, RuleErrorKind::MissingKey("logsource".into()));
+            None
+        }
+        Some((_, v)) => parse_logsource(ctx, v),
+    };
+
+    let detection = match keys.get("detection") {
+        None => {
+            ctx.error(root, RuleErrorKind::MissingKey("detection".into()));
+            None
+        }
+        Some((k, v)) => detection::parse_detection(ctx, k, v),
+    };
+
+    let (tocsin, custom) = parse_extra(ctx, &keys, &["logsource", "detection", "fields"]);
+
+    Some(ParsedDocument::Rule(Rule {
+        title: meta.title?,
+        id: meta.id,
+        name: meta.name,
+        status: meta.status,
+        description: meta.description,
+        author: meta.author,
+        level: meta.level,
+        tags: meta.tags,
         logsource: logsource?,
         detection: detection?,
-        falsepositives,
+        falsepositives: meta.falsepositives,
         fields,
         tocsin,
         custom,
@@ -311,7 +389,7 @@ fn parse_rule(ctx: &mut Ctx, doc: &Document) -> Option<Rule> {
             line: doc.line,
             column: doc.column,
         },
-    })
+    }))
 }
 
 fn parse_logsource(ctx: &mut Ctx, node: &Node) -> Option<LogSource> {

@@ -571,11 +571,14 @@ fn several_errors_in_one_document_carry_the_rule_key() {
 
 #[test]
 fn unsupported_documents() {
-    let (kind, line) = error("title: c\nname: c\ncorrelation:\n  type: event_count\n");
-    assert_eq!(
-        kind,
-        RuleErrorKind::Unsupported("correlation rules are not supported yet".into())
-    );
+    // Correlation documents are not detection rules: `parse_str` leaves them out (`parse_file` has them).
+    let corr =
+        "title: c\nname: c\ncorrelation:\n  type: event_count\n  rules: r\n  timespan: 1m\n  condition: {gte: 2}\n";
+    let (rs, errs) = parse_str(corr, file());
+    assert!(rs.is_empty() && errs.is_empty(), "{rs:?} {errs:?}");
+    assert_eq!(parse_file(corr, file()).correlations.len(), 1);
+    let (kind, line) = error(&corr.replace("  timespan: 1m\n", ""));
+    assert_eq!(kind, RuleErrorKind::MissingKey("correlation.timespan".into()));
     assert_eq!(line, 3);
     let (kind, line) = error("title: g\naction: global\nlogsource: {product: p}\n");
     assert!(

@@ -1,0 +1,334 @@
+//! Correlator semantics on hand-built hits (no parsing, no events): sliding
+//! windows, restart after firing, complete windows for upper bounds, chaining,
+//! and independence from shard count and arrival order.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::window::HitData;
+use super::*;
+use crate::rules::ast::{CmpOp, CorrelationCondition, CorrelationRule, CorrelationType, Location, RuleRef};
+
+const S: i64 = 1_000_000_000;
+const MIN: i64 = 60 * S;
+
+fn loc() -> Location {
+    Location {
+        file: Arc::new(PathBuf::from("t.yml")),
+        line: 1,
+        column: 1,
+    }
+}
+
+fn corr(
+    id: &str,
+    kind: CorrelationType,
+    rules: &[&str],
+    group: &[&str],
+    span_ms: u64,
+    bounds: &[(CmpOp, f64)],
+    field: Option<&str>,
+) -> Arc<CorrelationRule> {
+    Arc::new(CorrelationRule {
+        title: id.into(),
+        id: Some(id.into()),
+        name: None,
+        status: None,
+        description: None,
+        author: None,
+        level: None,
+        tags: vec![],
+        falsepositives: vec![],
+        kind,
+        rules: rules
+            .iter()
+            .map(|r| RuleRef {
+                reference: r.to_string(),
+                location: loc(),
+            })
+            .collect(),
+        group_by: group.iter().map(|g| g.to_string()).collect(),
+        timespan_ms: span_ms,
+        condition: CorrelationCondition {
+            bounds: bounds.to_vec(),
+            field: field.map(str::to_string),
+            percentile: None,
+            location: loc(),
+        },
+        aliases: vec![],
+        generate: false,
+        tocsin: None,
+        custom: Default::default(),
+        location: loc(),
+    })
+}
+
+fn rule(id: &str) -> Arc<crate::rules::Rule> {
+    let text = format!(
+        "title: {id}\nid: {id}\nlogsource:\n    product: t\ndetection:\n    s:\n        a: b\n    condition: s\n"
+    );
+    let (mut rules, errors) = crate::rules::parse::parse_str(&text, Arc::new(PathBuf::from("r.yml")));
+    assert!(errors.is_empty(), "{errors:?}");
+    Arc::new(rules.remove(0))
+}
+
+fn hit(corr: u32, group: &str, t: i64, seq: u64, rule: u8, value: Option<&str>) -> NewHit {
+    NewHit {
+        corr,
+        group: vec![Some(group.to_string())],
+        data: HitData {
+            time: t,
+            seq,
+            rule,
+            value: value.map(Into::into),
+        },
+    }
+}
+
+/// Runs hits through a correlator, advancing the watermark after each, then flushing.
+fn run(
+    set: &Arc<CorrelationSet>,
+    shards: usize,
+    hits: &[NewHit],
+    bound: i64,
+) -> Vec<(u32, Vec<Option<String>>, i64, f64)> {
+    let mut c = Correlator::new(set.clone(), shards, 1_000_000, 0);
+    let mut max = i64::MIN;
+    let mut out = Vec::new();
+    for h in hits {
+        max = max.max(h.data.time);
+        assert!(c.push(h.clone()), "unexpectedly late");
+        out.extend(c.advance(max - bound - 1));
+    }
+    out.extend(c.advance(i64::MAX));
+    out.into_iter()
+        .map(|o| (o.corr, o.group, o.fire.first.0, o.fire.value))
+        .collect()
+}
+
+fn brute_force_set() -> Arc<CorrelationSet> {
+    let rules = vec![rule("fail"), rule("ok")];
+    let corrs = vec![
+        corr(
+            "many_fail",
+            CorrelationType::EventCount,
+            &["fail"],
+            &["user"],
+            600_000,
+            &[(CmpOp::Gte, 5.0)],
+            None,
+        ),
+        corr(
+            "then_ok",
+            CorrelationType::TemporalOrdered,
+            &["many_fail", "ok"],
+            &["user"],
+            600_000,
+            &[],
+            None,
+        ),
+    ];
+    // temporal_ordered with no explicit condition: all referenced rules, in order.
+    let mut corrs = corrs;
+    Arc::make_mut(&mut corrs[1]).condition.bounds = vec![(CmpOp::Gte, 2.0)];
+    Arc::new(CorrelationSet::build(&rules, &corrs).expect("links"))
+}
+
+#[test]
+fn event_count_slides_instead_of_bucketing() {
+    let set = Arc::new(
+        CorrelationSet::build(
+            &[rule("fail")],
+            &[corr(
+                "c",
+                CorrelationType::EventCount,
+                &["fail"],
+                &["user"],
+                600_000,
+                &[(CmpOp::Gte, 5.0)],
+                None,
+            )],
+        )
+        .unwrap(),
+    );
+    // Five hits straddling an hour boundary (xx:58 .. xx+1:03): one sliding 10-minute span.
+    let base = 3600 * S * 100 - 2 * MIN;
+    let hits: Vec<_> = (0..5)
+        .map(|i| hit(0, "alice", base + i as i64 * MIN + i as i64, i, 0, None))
+        .collect();
+    let out = run(&set, 1, &hits, 0);
+    assert_eq!(out, vec![(0, vec![Some("alice".into())], base, 5.0)]);
+    // Four hits, then a fifth 11 minutes after the first: the first has left the window.
+    let mut hits: Vec<_> = (0..4).map(|i| hit(0, "bob", i * MIN, i as u64, 0, None)).collect();
+    hits.push(hit(0, "bob", 11 * MIN, 9, 0, None));
+    assert!(run(&set, 1, &hits, 0).is_empty());
+}
+
+#[test]
+fn window_restarts_after_firing() {
+    let set = Arc::new(
+        CorrelationSet::build(
+            &[rule("fail")],
+            &[corr(
+                "c",
+                CorrelationType::EventCount,
+                &["fail"],
+                &["user"],
+                600_000,
+                &[(CmpOp::Gte, 3.0)],
+                None,
+            )],
+        )
+        .unwrap(),
+    );
+    let hits: Vec<_> = (0..7).map(|i| hit(0, "u", i * S, i as u64, 0, None)).collect();
+    let fired: Vec<i64> = run(&set, 1, &hits, 0).iter().map(|o| o.2).collect();
+    assert_eq!(
+        fired,
+        vec![0, 3 * S],
+        "hits 0-2 fire, the window restarts, 3-5 fire, hit 6 is alone"
+    );
+}
+
+#[test]
+fn value_count_counts_distinct_values_and_ignores_missing_field() {
+    let set = Arc::new(
+        CorrelationSet::build(
+            &[rule("fail")],
+            &[corr(
+                "spray",
+                CorrelationType::ValueCount,
+                &["fail"],
+                &["src"],
+                600_000,
+                &[(CmpOp::Gte, 3.0)],
+                Some("user"),
+            )],
+        )
+        .unwrap(),
+    );
+    let hits = vec![
+        hit(0, "1.2.3.4", 0, 0, 0, Some("a")),
+        hit(0, "1.2.3.4", S, 1, 0, Some("a")),
+        hit(0, "1.2.3.4", 2 * S, 2, 0, None),
+        hit(0, "1.2.3.4", 3 * S, 3, 0, Some("b")),
+        hit(0, "1.2.3.4", 4 * S, 4, 0, Some("c")),
+    ];
+    let out = run(&set, 1, &hits, 0);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].3, 3.0);
+}
+
+#[test]
+fn upper_bounds_are_judged_on_complete_windows() {
+    let set = Arc::new(
+        CorrelationSet::build(
+            &[rule("login")],
+            &[corr(
+                "few",
+                CorrelationType::EventCount,
+                &["login"],
+                &["user"],
+                3_600_000,
+                &[(CmpOp::Lt, 3.0)],
+                None,
+            )],
+        )
+        .unwrap(),
+    );
+    let hits = vec![
+        hit(0, "quiet", 0, 0, 0, None),
+        hit(0, "busy", 0, 2, 0, None),
+        hit(0, "busy", MIN, 3, 0, None),
+        hit(0, "busy", 2 * MIN, 4, 0, None),
+        hit(0, "quiet", 10 * MIN, 1, 0, None),
+    ];
+    let out = run(&set, 1, &hits, 0);
+    assert_eq!(out, vec![(0, vec![Some("quiet".into())], 0, 2.0)]);
+}
+
+#[test]
+fn brute_force_then_success_chains_correlations() {
+    let set = brute_force_set();
+    let mut hits: Vec<_> = (0..5).map(|i| hit(0, "alice", i * S, i as u64, 0, None)).collect();
+    // The success rule feeds `then_ok` (correlation 1) directly, as reference 1.
+    hits.push(hit(1, "alice", 10 * S, 10, 1, None));
+    let out = run(&set, 1, &hits, 0);
+    let corrs: Vec<u32> = out.iter().map(|o| o.0).collect();
+    assert_eq!(corrs, vec![0, 1], "inner fires, then the outer with the success");
+    // Success before the failures: no sequence.
+    let mut hits = vec![hit(1, "bob", 0, 0, 1, None)];
+    hits.extend((1..6).map(|i| hit(0, "bob", i * S, i as u64, 0, None)));
+    let out = run(&set, 1, &hits, 0);
+    assert_eq!(out.iter().map(|o| o.0).collect::<Vec<_>>(), vec![0]);
+}
+
+#[test]
+fn shard_count_and_shuffling_within_bound_do_not_change_firings() {
+    let set = brute_force_set();
+    let mut hits = Vec::new();
+    let mut seq = 0;
+    for u in 0..40u64 {
+        let user = format!("user{u}");
+        for i in 0..(3 + u % 5) {
+            seq += 1;
+            hits.push(hit(0, &user, (u as i64 * 7 + i as i64) * S, seq, 0, None));
+        }
+        seq += 1;
+        hits.push(hit(1, &user, (u as i64 * 7 + 6) * S, seq, 1, None));
+    }
+    hits.sort_by_key(|h| (h.data.time, h.data.seq));
+    let reference = run(&set, 1, &hits, 5 * S);
+    assert!(!reference.is_empty());
+    for shards in [2, 8] {
+        assert_eq!(run(&set, shards, &hits, 5 * S), reference, "{shards} shards");
+    }
+    // Swap neighbours less than the 5 s bound apart.
+    let mut shuffled = hits.clone();
+    for i in (1..shuffled.len()).step_by(2) {
+        if shuffled[i].data.time - shuffled[i - 1].data.time < 5 * S {
+            shuffled.swap(i, i - 1);
+        }
+    }
+    let order = |v: &[NewHit]| v.iter().map(|h| h.data.seq).collect::<Vec<_>>();
+    assert_ne!(order(&shuffled), order(&hits));
+    assert_eq!(run(&set, 3, &shuffled, 5 * S), reference);
+}
+
+#[test]
+fn late_hits_are_refused_and_counted() {
+    let set = brute_force_set();
+    let mut c = Correlator::new(set, 2, 100, 0);
+    assert!(c.push(hit(0, "a", 100 * S, 1, 0, None)));
+    c.advance(90 * S);
+    assert!(!c.push(hit(0, "a", 80 * S, 2, 0, None)));
+    assert_eq!(c.late, 1);
+    assert!(c.push(hit(0, "a", 95 * S, 3, 0, None)));
+}
+
+#[test]
+fn global_cap_evicts_oldest_groups() {
+    let set = Arc::new(
+        CorrelationSet::build(
+            &[rule("fail")],
+            &[corr(
+                "c",
+                CorrelationType::EventCount,
+                &["fail"],
+                &["user"],
+                600_000,
+                &[(CmpOp::Gte, 5.0)],
+                None,
+            )],
+        )
+        .unwrap(),
+    );
+    let mut c = Correlator::new(set, 1, 10, 0);
+    for i in 0..100 {
+        c.push(hit(0, &format!("u{i}"), i * S, i as u64, 0, None));
+    }
+    c.advance(200 * S - 700 * S);
+    c.advance(99 * S);
+    assert!(c.tracked_groups() <= 10);
+    assert_eq!(c.stats().evicted, 90);
+}
