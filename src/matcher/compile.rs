@@ -86,8 +86,9 @@ pub enum LazyTest {
 }
 
 impl LazyAtom {
-    /// The lazy form of an expensive predicate; `None` for predicates that
-    /// are cheap to compute in the field scan (plain literals).
+    /// The on-demand form of an expensive predicate that triggers no rule;
+    /// `None` for plain literals, which the shared per-field automata settle
+    /// more cheaply than on-demand lookups would (measured: see benches/README.md).
     fn new(target: Target, pred: &Pred) -> Option<LazyAtom> {
         let test = match pred {
             Pred::Glob(g) if is_indexed_literal(g) => return None,
@@ -127,10 +128,7 @@ fn prefilter_literal(pred: &Pred) -> Option<String> {
 /// Globs that the literal index settles without verification.
 fn is_indexed_literal(g: &super::pattern::Glob) -> bool {
     use super::pattern::GlobPart::{Lit, Star};
-    matches!(
-        g.parts.as_slice(),
-        [] | [Lit(_)] | [Star, Lit(_), Star] | [Lit(_), Star] | [Star, Lit(_)]
-    )
+    matches!(g.parts.as_slice(), [] | [Lit(_)] | [Star, Lit(_), Star] | [Lit(_), Star] | [Star, Lit(_)])
 }
 
 /// A field reference atom, evaluated after the walk by direct lookups.

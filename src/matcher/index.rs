@@ -123,6 +123,12 @@ impl TextIndex {
             self.suffix.walk(text.bytes().rev(), &mut anchored);
         }
         if let Some(ac) = &self.ac {
+            // Most values hold none of the literals: a leftmost search skips
+            // ahead with the automaton's prefilter; only a hit pays for the
+            // overlapping scan that finds every literal.
+            if !ac.is_match(text) {
+                return self.scan_always(text, s);
+            }
             for m in ac.find_overlapping_iter(text) {
                 for hit in &self.hits[m.pattern().as_usize()] {
                     match *hit {
@@ -133,6 +139,10 @@ impl TextIndex {
                 }
             }
         }
+        self.scan_always(text, s);
+    }
+
+    fn scan_always(&self, text: &str, s: &mut Scratch) {
         for &(a, g) in &self.always {
             if !s.is_set(a) && self.globs[g as usize].is_match(text) {
                 s.set(a);

@@ -536,6 +536,15 @@ impl Glob {
     /// Iterative wildcard matching with one backtrack point per star: linear
     /// in practice, never exponential.
     pub fn is_match(&self, text: &str) -> bool {
+        match self.parts.as_slice() {
+            [] => return text.is_empty(),
+            [GlobPart::Lit(l)] => return text == l,
+            [GlobPart::Star] => return true,
+            [GlobPart::Star, GlobPart::Lit(l), GlobPart::Star] => return text.contains(l.as_str()),
+            [GlobPart::Lit(l), GlobPart::Star] => return text.starts_with(l.as_str()),
+            [GlobPart::Star, GlobPart::Lit(l)] => return text.ends_with(l.as_str()),
+            _ => {}
+        }
         let parts = &self.parts;
         let (mut pi, mut ti) = (0usize, 0usize);
         let mut backtrack: Option<(usize, usize)> = None;
