@@ -35,9 +35,15 @@ enum Anchored {
 }
 
 /// Literal and glob predicates for one case mode.
+///
+/// In folding (case-insensitive) mode the patterns are stored lowercased and
+/// the value must be ASCII (folded on the fly, byte by byte: no copy) or
+/// already lowercased by the caller (non-ASCII values).
 #[derive(Default)]
 struct TextIndex {
-    exact: FxHashMap<Box<str>, Vec<AtomId>>,
+    fold: bool,
+    /// Exact values by the hash of their (folded) bytes.
+    exact: FxHashMap<u64, Vec<(Box<str>, Vec<AtomId>)>>,
     /// `startswith` literals (and globs that begin with a literal), walked forward.
     prefix: ByteTrie<Anchored>,
     /// `endswith` literals (and globs that end with a literal), walked backward.
@@ -53,7 +59,11 @@ struct TextIndex {
 impl TextIndex {
     fn add(&mut self, atom: AtomId, glob: Glob) {
         if let Some(exact) = glob.exact() {
-            self.exact.entry(exact.into()).or_default().push(atom);
+            let bucket = self.exact.entry(hash_bytes(exact.as_bytes(), false)).or_default();
+            match bucket.iter_mut().find(|(k, _)| **k == *exact) {
+                Some((_, atoms)) => atoms.push(atom),
+                None => bucket.push((exact.into(), vec![atom])),
+            }
             return;
         }
         match glob.parts.as_slice() {
@@ -92,11 +102,13 @@ impl TextIndex {
         }
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(self.fold)
             .kind(Some(AhoCorasickKind::DFA))
             .build(&self.literals)
             .or_else(|_| {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(self.fold)
                     .build(&self.literals)
             })
             .map_err(|e| RuleErrorKind::Unsupported(format!("literal index: {e}")))?;
@@ -105,22 +117,28 @@ impl TextIndex {
     }
 
     fn scan(&self, text: &str, s: &mut Scratch) {
-        if let Some(atoms) = self.exact.get(text) {
-            atoms.iter().for_each(|&a| s.set(a));
+        let fold = self.fold;
+        if let Some(bucket) = self.exact.get(&hash_bytes(text.as_bytes(), fold)) {
+            for (k, atoms) in bucket {
+                if (fold && k.eq_ignore_ascii_case(text)) || **k == *text {
+                    atoms.iter().for_each(|&a| s.set(a));
+                }
+            }
         }
         let mut anchored = |h: &Anchored, _: usize| match *h {
             Anchored::Atom(a) => s.set(a),
             Anchored::Verify(a, g) => {
-                if !s.is_set(a) && self.globs[g as usize].is_match(text) {
+                if !s.is_set(a) && self.verify(g, text, s) {
                     s.set(a);
                 }
             }
         };
+        let lower = |b: u8| if fold { b.to_ascii_lowercase() } else { b };
         if !self.prefix.is_empty() {
-            self.prefix.walk(text.bytes(), &mut anchored);
+            self.prefix.walk(text.bytes().map(lower), &mut anchored);
         }
         if !self.suffix.is_empty() {
-            self.suffix.walk(text.bytes().rev(), &mut anchored);
+            self.suffix.walk(text.bytes().rev().map(lower), &mut anchored);
         }
         if let Some(ac) = &self.ac {
             // Most values hold none of the literals: a leftmost search skips
@@ -133,7 +151,7 @@ impl TextIndex {
                 for hit in &self.hits[m.pattern().as_usize()] {
                     match *hit {
                         Hit::Anywhere(a) => s.set(a),
-                        Hit::Verify(a, g) if !s.is_set(a) && self.globs[g as usize].is_match(text) => s.set(a),
+                        Hit::Verify(a, g) if !s.is_set(a) && self.verify(g, text, s) => s.set(a),
                         Hit::Verify(..) => {}
                     }
                 }
@@ -142,9 +160,21 @@ impl TextIndex {
         self.scan_always(text, s);
     }
 
+    /// Verifies a whole glob; globs compare against lowercased text when folding.
+    fn verify(&self, g: u32, text: &str, s: &mut Scratch) -> bool {
+        let glob = &self.globs[g as usize];
+        if !self.fold || !text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return glob.is_match(text);
+        }
+        let lower = s.lowercase(text);
+        let hit = glob.is_match(&lower);
+        s.recycle_lowercase(lower);
+        hit
+    }
+
     fn scan_always(&self, text: &str, s: &mut Scratch) {
         for &(a, g) in &self.always {
-            if !s.is_set(a) && self.globs[g as usize].is_match(text) {
+            if !s.is_set(a) && self.verify(g, text, s) {
                 s.set(a);
             }
         }
@@ -161,6 +191,19 @@ impl TextIndex {
     fn pattern_count(&self) -> usize {
         self.exact.len() + self.literals.len() + self.always.len() + self.prefix.len_nodes() + self.suffix.len_nodes()
     }
+}
+
+/// FxHash-style hash of bytes, optionally ASCII-folded, so a folded lookup
+/// needs no lowercased copy of the value.
+#[inline]
+fn hash_bytes(b: &[u8], fold: bool) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = b.len() as u64;
+    for &c in b {
+        let c = if fold { c.to_ascii_lowercase() } else { c };
+        h = (h.rotate_left(5) ^ c as u64).wrapping_mul(K);
+    }
+    h
 }
 
 fn longest_literal(g: &Glob) -> Option<String> {
@@ -196,7 +239,10 @@ impl FieldIndex {
     pub fn add(&mut self, atom: AtomId, pred: Pred) {
         match pred {
             Pred::Glob(g) if g.cased => self.cs.add(atom, g),
-            Pred::Glob(g) => self.ci.add(atom, g),
+            Pred::Glob(g) => {
+                self.ci.fold = true;
+                self.ci.add(atom, g)
+            }
             Pred::Regex(r) => self.regex_src.push((atom, r)),
             other => self.direct.push((atom, other)),
         }
@@ -230,9 +276,13 @@ impl FieldIndex {
             self.cs.scan(raw, s);
         }
         if !self.ci.is_empty() {
-            let lower = s.lowercase(raw);
-            self.ci.scan(&lower, s);
-            s.recycle_lowercase(lower);
+            if raw.is_ascii() {
+                self.ci.scan(raw, s);
+            } else {
+                let lower = s.lowercase(raw);
+                self.ci.scan(&lower, s);
+                s.recycle_lowercase(lower);
+            }
         }
         if let Some((set, atoms)) = &self.regex {
             for i in set.matches(raw).iter() {
