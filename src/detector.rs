@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use crate::classify::{applies, Source};
+use crate::correlate::CorrelationSet;
 use crate::decode::time::{TimeConfig, TimeFallback};
 use crate::matcher::compile::CompileOptions;
 use crate::matcher::pattern::Placeholders;
@@ -19,6 +20,8 @@ pub struct SourcePlan {
     pub source: Source,
     pub plan: Plan,
     pub time: TimeConfig,
+    /// Field mapping of this source (group-by and value fields of correlations read through it).
+    pub opts: CompileOptions,
 }
 
 /// All sources and plans, plus what building them found.
@@ -30,6 +33,8 @@ pub struct Detector {
     pub idle_rules: Vec<Arc<Rule>>,
     /// Rules rejected by the compiler (bad regex, undefined placeholder, …).
     pub errors: Vec<RuleError>,
+    /// Correlation rules over the detection rules.
+    pub correlations: Arc<CorrelationSet>,
 }
 
 /// Time settings shared by sources that do not override them.
@@ -65,6 +70,10 @@ impl Detector {
                 placeholders: placeholders.clone(),
             };
             let (plan, errs) = Plan::compile(&mine, &opts);
+            let opts = CompileOptions {
+                placeholders: Default::default(),
+                ..opts
+            };
             for e in errs {
                 if !errors.iter().any(|x| x.location == e.location && x.kind == e.kind) {
                     errors.push(e);
@@ -74,7 +83,12 @@ impl Detector {
                 fields: source.time_fields.clone().unwrap_or_else(|| time.fields.clone()),
                 fallback: time.fallback,
             };
-            plans.push(SourcePlan { source, plan, time });
+            plans.push(SourcePlan {
+                source,
+                plan,
+                time,
+                opts,
+            });
         }
         let failed: std::collections::HashSet<String> = errors.iter().filter_map(|e| e.rule.clone()).collect();
         let active_rules = rules
@@ -93,6 +107,7 @@ impl Detector {
             active_rules,
             idle_rules,
             errors,
+            correlations: Arc::new(CorrelationSet::default()),
         }
     }
 }

@@ -1,17 +1,23 @@
-//! The per-record path: decode → classify → match → alert, with every
-//! outcome counted.
+//! The per-record path: decode → classify → match → (correlate) → alert,
+//! with every outcome counted.
 //!
 //! A [`Processor`] is owned by one thread and reuses its decoder and matcher
-//! scratch across records. Every record read ends as exactly one of: alerts,
-//! a counted no-match, an unclassified count, or a dead letter.
+//! scratch across records. Every record read ends as exactly one of: alerts
+//! and/or correlation hits, a counted no-match, an unclassified count, or a
+//! dead letter. Matches of rules that a correlation references become hits;
+//! the correlator applies them in event-time order as the watermark passes
+//! them and its firings become correlation alerts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::alert::redact::Redactor;
-use crate::alert::{alert_id, rfc3339, Alert, AlertKind, Evidence, LogSourceRef, RuleRef, TimeSource};
+use crate::alert::{alert_id, rfc3339, Alert, AlertKind, Evidence, LogSourceRef, RuleRef, TimeSource, Window};
+use crate::correlate::watermark::Watermarks;
+use crate::correlate::window::HitData;
+use crate::correlate::{seq, unseq, Correlator, NewHit, Output as Firing};
 use crate::decode::JsonDecoder;
-use crate::detector::Detector;
+use crate::detector::{Detector, SourcePlan};
 use crate::event::{Position, ValueRef};
 use crate::matcher::Scratch;
 use crate::sink::{DeadLetter, Output};
@@ -24,6 +30,8 @@ pub struct Stats {
     pub unclassified: u64,
     pub matched_events: u64,
     pub alerts: u64,
+    pub correlation_hits: u64,
+    pub correlation_alerts: u64,
     pub dead_letters: BTreeMap<&'static str, u64>,
     /// Rule id → alerts.
     pub rule_alerts: BTreeMap<String, u64>,
@@ -35,23 +43,105 @@ impl Stats {
     }
 }
 
+/// Correlation settings of a run.
+#[derive(Clone, Debug)]
+pub struct CorrelationConfig {
+    pub shards: usize,
+    pub max_out_of_orderness_ns: i64,
+    pub allowed_lateness_ns: i64,
+    pub max_groups: usize,
+}
+
+impl Default for CorrelationConfig {
+    fn default() -> Self {
+        CorrelationConfig {
+            shards: 1,
+            max_out_of_orderness_ns: 5_000_000_000,
+            allowed_lateness_ns: 0,
+            max_groups: 1_000_000,
+        }
+    }
+}
+
 pub struct Processor {
-    detector: Arc<Detector>,
     decoder: JsonDecoder,
     scratch: Scratch,
+    core: Core,
+}
+
+/// Everything but the decoder and scratch, so the decoded event can borrow
+/// those while the rest is updated.
+struct Core {
+    detector: Arc<Detector>,
     redactor: Redactor,
-    pub stats: Stats,
+    correlator: Correlator,
+    watermarks: Watermarks,
+    /// Input partitions (files, topic-partitions) by name, and their positions' shape.
+    partitions: HashMap<String, u32>,
+    partition_names: Vec<Position>,
+    stats: Stats,
 }
 
 impl Processor {
     pub fn new(detector: Arc<Detector>, redactor: Redactor, max_event_bytes: usize) -> Self {
+        Self::with_correlation(detector, redactor, max_event_bytes, &CorrelationConfig::default())
+    }
+
+    pub fn with_correlation(
+        detector: Arc<Detector>,
+        redactor: Redactor,
+        max_event_bytes: usize,
+        c: &CorrelationConfig,
+    ) -> Self {
+        let correlator = Correlator::new(
+            detector.correlations.clone(),
+            c.shards,
+            c.max_groups,
+            c.allowed_lateness_ns,
+        );
         Processor {
-            detector,
             decoder: JsonDecoder::new(max_event_bytes),
             scratch: Scratch::new(),
-            redactor,
-            stats: Stats::default(),
+            core: Core {
+                detector,
+                redactor,
+                correlator,
+                watermarks: Watermarks::new(c.max_out_of_orderness_ns),
+                partitions: HashMap::new(),
+                partition_names: Vec::new(),
+                stats: Stats::default(),
+            },
         }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.core.stats
+    }
+
+    /// Registers an input partition up front (so the watermark waits for it).
+    pub fn partition(&mut self, pos: &Position) -> u32 {
+        self.core.partition(pos)
+    }
+
+    /// Marks a partition finished (end of file): it no longer holds the watermark back.
+    pub fn finish_partition(&mut self, pos: &Position, out: &mut dyn Output) -> std::io::Result<()> {
+        let p = self.core.partition(pos);
+        self.core.watermarks.finish(p);
+        self.core.advance(out)
+    }
+
+    /// End of input: flushes every window.
+    pub fn finish(&mut self, out: &mut dyn Output) -> std::io::Result<()> {
+        let firings = self.core.correlator.advance(i64::MAX);
+        self.core.emit(firings, out)
+    }
+
+    pub fn late_hits(&self) -> u64 {
+        self.core.correlator.late
+    }
+
+    pub fn tracked_groups(&self) -> usize {
+        self.core.correlator.tracked_groups()
     }
 
     /// Processes one raw record. `true_len` is the record's length when the
@@ -64,7 +154,9 @@ impl Processor {
         transport_ns: Option<i128>,
         out: &mut dyn Output,
     ) -> std::io::Result<()> {
-        self.stats.records += 1;
+        self.core.stats.records += 1;
+        let partition = self.core.partition(&pos);
+        let detector = self.core.detector.clone();
         let decoded = if true_len > raw.len() {
             Err(crate::decode::DecodeError::TooLarge {
                 size: true_len,
@@ -76,44 +168,243 @@ impl Processor {
         let decoded = match decoded {
             Ok(d) => d,
             Err(e) => {
-                *self.stats.dead_letters.entry(e.reason()).or_default() += 1;
+                *self.core.stats.dead_letters.entry(e.reason()).or_default() += 1;
                 return out.dead_letter(&DeadLetter::new(e.reason(), e.to_string(), pos, raw).with_len(true_len));
             }
         };
         let root = decoded.root();
-        let Some(sp) = self.detector.sources.iter().find(|s| s.source.claims(root)) else {
-            self.stats.unclassified += 1;
+        let Some(sp) = detector.sources.iter().find(|s| s.source.claims(root)) else {
+            self.core.stats.unclassified += 1;
             return Ok(());
         };
         let (time_ns, time_source) = match sp.time.extract(root, transport_ns) {
             Ok(t) => t,
             Err(e) => {
-                *self.stats.dead_letters.entry("no_event_time").or_default() += 1;
+                *self.core.stats.dead_letters.entry("no_event_time").or_default() += 1;
                 return out.dead_letter(&DeadLetter::new("no_event_time", e.to_string(), pos, raw));
             }
         };
-        self.stats.events += 1;
-        let matched = sp.plan.scan_raw(root, Some(raw), &mut self.scratch);
-        if matched.is_empty() {
-            return Ok(());
+        self.core.stats.events += 1;
+        let matched = sp.plan.scan_raw(root, Some(raw), &mut self.scratch).to_vec();
+        if !matched.is_empty() {
+            self.core.stats.matched_events += 1;
+            let offset = match &pos {
+                Position::File { line, .. } => *line,
+                Position::Kafka { offset, .. } => *offset as u64,
+            };
+            let ctx = MatchContext {
+                root,
+                raw,
+                pos: &pos,
+                time_ns,
+                time_source,
+                seq: seq(partition, offset),
+                sp,
+            };
+            let late = self.core.correlate(&ctx, &matched);
+            self.core.alert_matches(&ctx, &matched, out)?;
+            if let Some(corrs) = late {
+                *self.core.stats.dead_letters.entry("late").or_default() += 1;
+                let detail = format!("event time is behind the correlation watermark; correlation(s): {corrs}");
+                out.dead_letter(&DeadLetter::new("late", detail, pos.clone(), raw))?;
+            }
         }
-        self.stats.matched_events += 1;
-        let ctx = MatchContext {
-            root,
-            raw,
-            pos: &pos,
-            time_ns,
-            time_source,
-            logsource: LogSourceRef::from(&sp.source.logsource),
-        };
+        drop(decoded);
+        self.core
+            .watermarks
+            .observe(partition, time_ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64);
+        self.core.advance(out)
+    }
+}
+
+impl Core {
+    /// Registers an input partition up front (so the watermark waits for it).
+    fn partition(&mut self, pos: &Position) -> u32 {
+        let key = partition_key(pos);
+        if let Some(&p) = self.partitions.get(&key) {
+            return p;
+        }
+        let p = self.watermarks.add_partition();
+        self.partitions.insert(key, p);
+        self.partition_names.push(pos.clone());
+        p
+    }
+
+    /// Single-match alerts, except for rules a correlation silences (`generate: false`).
+    fn alert_matches(
+        &mut self,
+        ctx: &MatchContext<'_, '_, '_>,
+        matched: &[u32],
+        out: &mut dyn Output,
+    ) -> std::io::Result<()> {
+        let silent = &self.detector.correlations.silent_detections;
+        let mut evidence: Option<serde_json::Value> = None;
         for &r in matched {
-            let rule = &sp.plan.rules[r as usize];
-            let alert = ctx.alert(rule, &self.redactor);
+            let rule = &ctx.sp.plan.rules[r as usize];
+            if silent.contains(rule.key()) {
+                continue;
+            }
+            // Redact once per event, however many rules it matched.
+            let event = evidence.get_or_insert_with(|| {
+                let mut e = ctx.root.to_json();
+                self.redactor.redact(&mut e);
+                e
+            });
+            let alert = ctx.alert(rule, event.clone());
             self.stats.alerts += 1;
             *self.stats.rule_alerts.entry(alert.rule.id.clone()).or_default() += 1;
             out.alert(&alert)?;
         }
         Ok(())
+    }
+
+    /// Turns matches of referenced rules into hits. Returns the correlations
+    /// for which the event came too late, if any.
+    fn correlate(&mut self, ctx: &MatchContext<'_, '_, '_>, matched: &[u32]) -> Option<String> {
+        let set = self.detector.correlations.clone();
+        if set.is_empty() {
+            return None;
+        }
+        let mut late: Vec<String> = Vec::new();
+        let time = ctx.time_ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+        for &r in matched {
+            let rule = &ctx.sp.plan.rules[r as usize];
+            let Some(refs) = set.by_detection.get(rule.key()) else {
+                continue;
+            };
+            for &(corr, j) in refs {
+                let spec = &set.specs[corr as usize];
+                let group = spec.group_fields[j as usize]
+                    .iter()
+                    .map(|f| ctx.field_text(f))
+                    .collect();
+                let value = spec.value_fields[j as usize]
+                    .as_deref()
+                    .and_then(|f| ctx.field_text(f))
+                    .map(String::into_boxed_str);
+                let hit = NewHit {
+                    corr,
+                    group,
+                    data: HitData {
+                        time,
+                        seq: ctx.seq,
+                        rule: j,
+                        value,
+                    },
+                };
+                self.stats.correlation_hits += 1;
+                if !self.correlator.push(hit) {
+                    late.push(spec.rule.key().to_string());
+                }
+            }
+        }
+        (!late.is_empty()).then(|| late.join(", "))
+    }
+
+    fn advance(&mut self, out: &mut dyn Output) -> std::io::Result<()> {
+        if self.detector.correlations.is_empty() {
+            return Ok(());
+        }
+        let firings = self.correlator.advance(self.watermarks.current());
+        self.emit(firings, out)
+    }
+
+    fn emit(&mut self, firings: Vec<Firing>, out: &mut dyn Output) -> std::io::Result<()> {
+        for f in firings.into_iter().filter(|f| f.publish) {
+            let alert = self.correlation_alert(&f);
+            self.stats.correlation_alerts += 1;
+            self.stats.alerts += 1;
+            *self.stats.rule_alerts.entry(alert.rule.id.clone()).or_default() += 1;
+            out.alert(&alert)?;
+        }
+        Ok(())
+    }
+
+    fn position(&self, s: crate::correlate::window::Seq) -> Position {
+        let (p, offset) = unseq(s);
+        match self.partition_names.get(p as usize) {
+            Some(Position::File { file, .. }) => Position::File {
+                file: file.clone(),
+                line: offset,
+            },
+            Some(Position::Kafka { topic, partition, .. }) => Position::Kafka {
+                topic: topic.clone(),
+                partition: *partition,
+                offset: offset as i64,
+            },
+            None => Position::File {
+                file: "?".into(),
+                line: offset,
+            },
+        }
+    }
+
+    fn correlation_alert(&self, f: &Firing) -> Alert {
+        let set = &self.detector.correlations;
+        let spec = &set.specs[f.corr as usize];
+        let rule = &spec.rule;
+        let pairs: Vec<(&str, &str)> = spec
+            .group_names
+            .iter()
+            .zip(&f.group)
+            .map(|(n, v)| (n.as_str(), v.as_deref().unwrap_or("")))
+            .collect();
+        let group = spec
+            .group_names
+            .iter()
+            .zip(&f.group)
+            .map(|(n, v)| {
+                (
+                    n.clone(),
+                    v.clone().map_or(serde_json::Value::Null, serde_json::Value::String),
+                )
+            })
+            .collect();
+        let value_type = matches!(
+            rule.kind,
+            crate::rules::ast::CorrelationType::ValueSum
+                | crate::rules::ast::CorrelationType::ValueAvg
+                | crate::rules::ast::CorrelationType::ValuePercentile
+        );
+        let contributing_rules = (0..rule.rules.len())
+            .filter(|i| f.fire.rules & (1 << i) != 0)
+            .map(|i| match &spec.refs[i] {
+                crate::correlate::RefTarget::Detection(k) => k.clone(),
+                crate::correlate::RefTarget::Correlation(c) => set.specs[*c as usize].rule.key().to_string(),
+            })
+            .collect();
+        Alert {
+            alert_id: alert_id(AlertKind::Correlation, rule.key(), &pairs, f.fire.first.0 as i128, b""),
+            kind: AlertKind::Correlation,
+            rule: RuleRef::of_correlation(rule),
+            event_time: rfc3339(f.fire.first.0 as i128),
+            time_source: TimeSource::Event,
+            logsource: LogSourceRef::default(),
+            count: if value_type {
+                f.fire.evidence.len() as u64
+            } else {
+                f.fire.value as u64
+            },
+            group,
+            source: self.position(f.fire.first.1),
+            evidence: Vec::new(),
+            window: Some(Window {
+                start: rfc3339(f.fire.window_start as i128),
+                end: rfc3339(f.fire.window_end as i128),
+            }),
+            first_event_time: Some(rfc3339(f.fire.first.0 as i128)),
+            last_event_time: Some(rfc3339(f.fire.last.0 as i128)),
+            value: value_type.then_some(f.fire.value),
+            contributing_rules,
+            evidence_refs: f.fire.evidence.iter().map(|e| self.position(e.1)).collect(),
+        }
+    }
+}
+
+fn partition_key(pos: &Position) -> String {
+    match pos {
+        Position::File { file, .. } => format!("file:{file}"),
+        Position::Kafka { topic, partition, .. } => format!("kafka:{topic}/{partition}"),
     }
 }
 
@@ -123,13 +414,23 @@ struct MatchContext<'a, 't, 'i> {
     pos: &'a Position,
     time_ns: i128,
     time_source: TimeSource,
-    logsource: LogSourceRef,
+    seq: u64,
+    sp: &'a SourcePlan,
 }
 
 impl MatchContext<'_, '_, '_> {
-    fn alert(&self, rule: &crate::rules::Rule, redactor: &Redactor) -> Alert {
-        let mut event = self.root.to_json();
-        redactor.redact(&mut event);
+    /// A rule field's value as text, read through the source's field mapping.
+    fn field_text(&self, field: &str) -> Option<String> {
+        self.sp
+            .opts
+            .paths(field)
+            .iter()
+            .find_map(|p| self.root.lookup(p))
+            .and_then(|v| v.text())
+            .map(|t| t.as_str().to_string())
+    }
+
+    fn alert(&self, rule: &crate::rules::Rule, event: serde_json::Value) -> Alert {
         let event_time = rfc3339(self.time_ns);
         Alert {
             alert_id: alert_id(AlertKind::Match, rule.key(), &[], self.time_ns, self.raw),
@@ -137,7 +438,7 @@ impl MatchContext<'_, '_, '_> {
             rule: RuleRef::of(rule),
             event_time: event_time.clone(),
             time_source: self.time_source,
-            logsource: self.logsource.clone(),
+            logsource: LogSourceRef::from(&self.sp.source.logsource),
             count: 1,
             group: serde_json::Map::new(),
             source: self.pos.clone(),
@@ -146,6 +447,12 @@ impl MatchContext<'_, '_, '_> {
                 event_time,
                 event,
             }],
+            window: None,
+            first_event_time: None,
+            last_event_time: None,
+            value: None,
+            contributing_rules: Vec::new(),
+            evidence_refs: Vec::new(),
         }
     }
 }

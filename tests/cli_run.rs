@@ -34,15 +34,34 @@ fn embedded_default_produces_the_expected_alerts() {
     assert_eq!(
         titles,
         vec![
+            "Account Locked Out",
+            "Account Locked Out",
+            "Account Locked Out",
+            "Account Lockout Storm on One Host",
+            "Brute Force Followed by Successful Logon",
             "Certutil Used to Download a File",
             "DNS Query to a Top-Level Domain Often Abused by Malware",
             "DNS Query to a Top-Level Domain Often Abused by Malware",
             "Member Added to a Privileged Local or Domain Group",
+            "Password Spraying From One Source",
             "PowerShell Encoded Command",
             "SSH Login as Root Accepted",
             "Security Audit Log Cleared",
         ]
     );
+    let brute = alerts
+        .iter()
+        .find(|a| a["rule"]["title"] == "Brute Force Followed by Successful Logon")
+        .unwrap();
+    assert_eq!(brute["kind"], "correlation");
+    assert_eq!(brute["group"]["TargetUserName"], "carol");
+    assert_eq!(brute["window"]["end"], "2026-11-02T09:11:30Z");
+    let spray = alerts
+        .iter()
+        .find(|a| a["rule"]["title"] == "Password Spraying From One Source")
+        .unwrap();
+    assert_eq!(spray["group"]["IpAddress"], "203.0.113.50");
+    assert_eq!(spray["count"], 10);
     assert_schema_valid(&alerts);
     let admin = alerts
         .iter()

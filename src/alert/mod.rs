@@ -47,6 +47,16 @@ pub struct RuleRef {
 }
 
 impl RuleRef {
+    pub fn of_correlation(rule: &crate::rules::ast::CorrelationRule) -> Self {
+        RuleRef {
+            id: rule.key().to_string(),
+            title: rule.title.clone(),
+            level: rule.level.map(|l| l.as_str()),
+            tags: rule.tags.clone(),
+            author: rule.author.clone(),
+        }
+    }
+
     pub fn of(rule: &Rule) -> Self {
         RuleRef {
             id: rule.key().to_string(),
@@ -82,6 +92,30 @@ pub struct Alert {
     /// Input position of the (first contributing) event.
     pub source: Position,
     pub evidence: Vec<Evidence>,
+    /// Correlations: the window that satisfied the condition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
+    /// Correlations: time of the first and last contributing events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_event_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_event_time: Option<String>,
+    /// Correlations: the aggregated value for value_sum / value_avg / value_percentile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// Correlations: ids of the referenced rules that contributed hits.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contributing_rules: Vec<String>,
+    /// Correlations: input positions of contributing events (oldest first, at most 8).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence_refs: Vec<Position>,
+}
+
+/// A correlation window, RFC 3339 UTC.
+#[derive(Clone, Debug, Serialize)]
+pub struct Window {
+    pub start: String,
+    pub end: String,
 }
 
 /// The event's logsource as classified (not the rule's).

@@ -137,8 +137,9 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::LazyLock;
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
-use regex::{Captures, Regex};
+use regex::{CaptureLocations, Regex};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -235,7 +236,7 @@ pub struct Redactor {
     hmac: Option<HmacKey>,
     extra_name_parts: Vec<String>,
     allow_fields: HashSet<String>,
-    patterns: &'static [ValuePattern],
+    scanner: &'static Scanner,
 }
 
 impl fmt::Debug for Redactor {
@@ -271,7 +272,7 @@ impl Redactor {
             hmac,
             extra_name_parts,
             allow_fields: cfg.allow_fields.iter().cloned().collect(),
-            patterns: &VALUE_PATTERNS,
+            scanner: &SCANNER,
         })
     }
 
@@ -283,7 +284,7 @@ impl Redactor {
             hmac: None,
             extra_name_parts: Vec::new(),
             allow_fields: HashSet::new(),
-            patterns: &VALUE_PATTERNS,
+            scanner: &SCANNER,
         }
     }
 
@@ -294,7 +295,8 @@ impl Redactor {
             return 0;
         }
         let mut path = String::new();
-        self.walk(v, &mut path, 0)
+        let mut scratch = Scratch::default();
+        self.walk(v, &mut path, 0, &mut scratch)
     }
 
     /// `Some(replacement)` when `s` contains a secret-looking value: `s` with
@@ -303,18 +305,21 @@ impl Redactor {
         if !self.enabled {
             return None;
         }
-        self.redact_text(s).map(|(out, _)| out)
+        self.redact_text(s, &mut Scratch::default()).map(|(out, _)| out)
     }
 
-    fn walk(&self, v: &mut Value, path: &mut String, depth: usize) -> usize {
+    fn walk(&self, v: &mut Value, path: &mut String, depth: usize, scratch: &mut Scratch) -> usize {
         if depth >= MAX_DEPTH {
             *v = Value::String(MASK.into());
             return 1;
         }
         match v {
-            Value::Object(map) => self.walk_object(map, path, depth),
-            Value::Array(items) => items.iter_mut().map(|item| self.walk(item, path, depth + 1)).sum(),
-            Value::String(s) => match self.redact_text(s) {
+            Value::Object(map) => self.walk_object(map, path, depth, scratch),
+            Value::Array(items) => items
+                .iter_mut()
+                .map(|item| self.walk(item, path, depth + 1, scratch))
+                .sum(),
+            Value::String(s) => match self.redact_text(s, scratch) {
                 Some((out, n)) => {
                     *s = out;
                     n
@@ -333,19 +338,29 @@ impl Redactor {
         }
     }
 
-    fn walk_object(&self, map: &mut Map<String, Value>, path: &mut String, depth: usize) -> usize {
+    fn walk_object(
+        &self,
+        map: &mut Map<String, Value>,
+        path: &mut String,
+        depth: usize,
+        scratch: &mut Scratch,
+    ) -> usize {
         let pair_value_key = self.secret_pair_value_key(map);
         let mut count = 0;
         let mut to_drop: Vec<String> = Vec::new();
+        // The dotted path only serves `allow_fields`: not built without them.
+        let track_path = !self.allow_fields.is_empty();
         for (key, child) in map.iter_mut() {
             let saved = path.len();
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(key);
-            if self.allow_fields.contains(key.as_str()) || self.allow_fields.contains(path.as_str()) {
-                path.truncate(saved);
-                continue;
+            if track_path {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                if self.allow_fields.contains(key.as_str()) || self.allow_fields.contains(path.as_str()) {
+                    path.truncate(saved);
+                    continue;
+                }
             }
             let class = match &pair_value_key {
                 Some((value_key, class)) if value_key == key => Some(*class),
@@ -359,7 +374,7 @@ impl Redactor {
                 }
                 count += 1;
             } else {
-                count += self.walk(child, path, depth + 1);
+                count += self.walk(child, path, depth + 1, scratch);
             }
             path.truncate(saved);
         }
@@ -376,7 +391,7 @@ impl Redactor {
         // free text such as a task called "Password expiry reminder".
         let identifier = |name: &str| name.len() <= 128 && !name.chars().any(char::is_whitespace);
         let class = map.iter().find_map(|(k, v)| {
-            if PAIR_NAME_KEYS.contains(&normalize_name(k).as_str()) {
+            if with_normalized(k, |n| PAIR_NAME_KEYS.iter().any(|p| p.as_bytes() == n)) {
                 v.as_str()
                     .filter(|n| identifier(n))
                     .and_then(|name| self.classify_name(name))
@@ -386,7 +401,7 @@ impl Redactor {
         })?;
         let value_key = map
             .keys()
-            .find(|k| PAIR_VALUE_KEYS.contains(&normalize_name(k).as_str()))?;
+            .find(|k| with_normalized(k, |n| PAIR_VALUE_KEYS.iter().any(|p| p.as_bytes() == n)))?;
         Some((value_key.clone(), class))
     }
 
@@ -397,26 +412,44 @@ impl Redactor {
         }
         let mut found = None;
         for segment in key.split('.') {
-            let n = normalize_name(segment);
-            if n.is_empty() {
-                continue;
-            }
-            if self.extra_name_parts.iter().any(|p| n.contains(p.as_str())) {
+            if with_normalized(segment, |n| self.classify_segment(n, &mut found)) {
                 return Some(NameClass::Secret);
-            }
-            if is_benign_name(&n) {
-                continue;
-            }
-            if SECRET_NAME_PARTS.iter().any(|p| n.contains(p)) {
-                return Some(NameClass::Secret);
-            }
-            if HEADER_NAME_PARTS.iter().any(|p| n.contains(p)) {
-                found = Some(NameClass::Header);
-            } else if found.is_none() && (n == "session" || SESSION_NAME_PARTS.iter().any(|p| n.contains(p))) {
-                found = Some(NameClass::Session);
             }
         }
         found
+    }
+
+    /// One normalised segment of a field name: true if it makes the name a
+    /// secret; records a header or session class in `found`.
+    fn classify_segment(&self, n: &[u8], found: &mut Option<NameClass>) -> bool {
+        // One automaton pass rules out the common case (`Image`, `User`,
+        // `CommandLine`): without any of the secret, header or session parts
+        // (and with no configured extra part) the checks below cannot change
+        // anything.
+        if n.is_empty() || (self.extra_name_parts.is_empty() && !NAME_PARTS_AC.is_match(n)) {
+            return false;
+        }
+        let Ok(n) = std::str::from_utf8(n) else {
+            return false; // unreachable: normalised names are text
+        };
+        if self.extra_name_parts.iter().any(|p| n.contains(p.as_str())) {
+            return true;
+        }
+        if !NAME_PARTS_AC.is_match(n) {
+            return false;
+        }
+        if is_benign_name(n) {
+            return false;
+        }
+        if SECRET_NAME_PARTS.iter().any(|p| n.contains(p)) {
+            return true;
+        }
+        if HEADER_NAME_PARTS.iter().any(|p| n.contains(p)) {
+            *found = Some(NameClass::Header);
+        } else if found.is_none() && (n == "session" || SESSION_NAME_PARTS.iter().any(|p| n.contains(p))) {
+            *found = Some(NameClass::Session);
+        }
+        false
     }
 
     /// Replacement for a whole value under a secret key.
@@ -443,8 +476,8 @@ impl Redactor {
     }
 
     /// `s` with each secret part replaced, and how many were; `None` if clean.
-    fn redact_text(&self, s: &str) -> Option<(String, usize)> {
-        let spans = find_secret_spans(self.patterns, s);
+    fn redact_text(&self, s: &str, scratch: &mut Scratch) -> Option<(String, usize)> {
+        let spans = self.scanner.find_secret_spans(s, scratch);
         if spans.is_empty() {
             return None;
         }
@@ -502,6 +535,41 @@ fn normalize_name(name: &str) -> String {
         .flat_map(char::to_lowercase)
         .collect()
 }
+
+/// `f` of [`normalize_name`]`(name)`, without allocating for the usual short
+/// ASCII names (for ASCII, `char::to_lowercase` is `to_ascii_lowercase`).
+fn with_normalized<R>(name: &str, f: impl FnOnce(&[u8]) -> R) -> R {
+    const CAP: usize = 64;
+    if name.len() > CAP || !name.is_ascii() {
+        return f(normalize_name(name).as_bytes());
+    }
+    let mut buf = [0u8; CAP];
+    let mut len = 0;
+    for &b in name.as_bytes() {
+        if !matches!(b, b'-' | b'_' | b' ' | b'@' | b'#' | b'$') {
+            buf[len] = b.to_ascii_lowercase();
+            len += 1;
+        }
+    }
+    f(&buf[..len])
+}
+
+/// Every part of [`SECRET_NAME_PARTS`], [`HEADER_NAME_PARTS`] and
+/// [`SESSION_NAME_PARTS`], and `session`: a normalised name containing none
+/// of them is neither secret, header nor session.
+static NAME_PARTS_AC: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    let parts = SECRET_NAME_PARTS
+        .iter()
+        .chain(HEADER_NAME_PARTS)
+        .chain(SESSION_NAME_PARTS)
+        .chain(&["session"]);
+    // Names are short: a plain DFA pass beats a prefilter's set-up.
+    AhoCorasick::builder()
+        .kind(Some(AhoCorasickKind::DFA))
+        .prefilter(false)
+        .build(parts)
+        .expect("name parts build")
+});
 
 /// Substrings of (normalised) field names that make the field secret.
 const SECRET_NAME_PARTS: &[&str] = &[
@@ -614,14 +682,91 @@ const PAIR_VALUE_KEYS: &[&str] = &["value", "parametervalue", "attributevalue", 
 // Secret-looking values inside strings.
 // ---------------------------------------------------------------------------
 
-type Check = fn(&Captures<'_>, &str) -> bool;
+type Check = fn(&Caps<'_>, &str) -> bool;
 
 /// A regex whose group `s`, `q` or `a` (the first that took part) is the secret.
 struct ValuePattern {
-    #[cfg_attr(not(test), allow(dead_code))]
     name: &'static str,
     re: Regex,
     check: Option<Check>,
+    /// What every match of `re` contains (all of them): the prefilter.
+    need: &'static [Anchor],
+    groups: GroupIndex,
+}
+
+/// Something every match of a pattern contains. The prefilter runs a pattern
+/// on a string only if the string has all of the pattern's anchors, so an
+/// anchor must be *implied* by the regex: each literal listed must be one
+/// that any match spells out, ignoring ASCII case (the regexes' `(?i)` is
+/// Unicode-aware: the two non-ASCII characters that fold to ASCII letters,
+/// `ſ` and the Kelvin sign, make every pattern a candidate; see
+/// [`FOLDS_TO_ASCII`]).
+#[derive(Clone, Copy, Debug)]
+enum Anchor {
+    /// One of these literals (lower case), ASCII case-insensitively.
+    Lit(&'static [&'static str]),
+    /// One of these bytes (never letters).
+    Bytes(&'static [u8]),
+    /// 13 or more ASCII digits, consecutive ones separated by at most one
+    /// space or dash (what `card_number` needs).
+    CardDigits,
+}
+use Anchor::{Bytes, CardDigits, Lit};
+
+/// The non-ASCII characters that a `(?i)` regex matches for an ASCII
+/// character (`(?i)s` matches `ſ`, `(?i)k` the Kelvin sign). A string holding
+/// one is searched with every pattern.
+const FOLDS_TO_ASCII: [char; 2] = ['\u{17F}', '\u{212A}'];
+
+/// Indices of the named groups in a pattern's [`CaptureLocations`].
+#[derive(Clone, Copy, Debug, Default)]
+struct GroupIndex {
+    s: Option<usize>,
+    q: Option<usize>,
+    a: Option<usize>,
+    n: Option<usize>,
+    u: Option<usize>,
+}
+
+impl GroupIndex {
+    fn of(re: &Regex) -> GroupIndex {
+        let find = |name: &str| re.capture_names().position(|n| n == Some(name));
+        GroupIndex {
+            s: find("s"),
+            q: find("q"),
+            a: find("a"),
+            n: find("n"),
+            u: find("u"),
+        }
+    }
+}
+
+/// One match's groups, as the checks see them.
+struct Caps<'h> {
+    hay: &'h str,
+    locs: &'h CaptureLocations,
+    groups: GroupIndex,
+}
+
+impl<'h> Caps<'h> {
+    fn span(&self, group: Option<usize>) -> Option<(usize, usize)> {
+        group.and_then(|i| self.locs.get(i))
+    }
+
+    fn text(&self, group: Option<usize>) -> Option<&'h str> {
+        self.span(group).map(|(a, b)| &self.hay[a..b])
+    }
+
+    /// The secret group: `s`, `q` or `a`, whichever took part.
+    fn secret(&self) -> Option<(usize, usize)> {
+        let g = self.groups;
+        self.span(g.s).or_else(|| self.span(g.q)).or_else(|| self.span(g.a))
+    }
+
+    /// Whether the value was bare (group `s`), not quoted.
+    fn bare(&self) -> bool {
+        self.span(self.groups.s).is_some()
+    }
 }
 
 /// A value after a tool's flag: double-quoted, single-quoted or bare.
@@ -640,10 +785,15 @@ const KV_VAL: &str = r#"(?:\\?"(?P<q>[^"]*?)\\?"|'(?P<a>[^']*)'|(?P<s>[^\s"'&;]+
 const KV_NAMES: &str = r"(?P<n>[a-z0-9_.-]*(?:password|passwd|passphrase|passcode|pwd|secret|token|api[_-]?key|access[_-]?key|account[_-]?key|private[_-]?key|auth[_-]?key|session[_-]?id|sessid|session[_-]?key|credentials?|connection[_-]?string|conn[_-]?str|cvv2?|cvc2?|card[_-]?number)|pass)";
 
 static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
-    let p = |name: &'static str, re: &str, check: Option<Check>| ValuePattern {
-        name,
-        re: Regex::new(re).unwrap_or_else(|e| panic!("built-in redaction pattern {name}: {e}")),
-        check,
+    let p = |name: &'static str, need: &'static [Anchor], re: &str, check: Option<Check>| {
+        let re = Regex::new(re).unwrap_or_else(|e| panic!("built-in redaction pattern {name}: {e}"));
+        ValuePattern {
+            name,
+            groups: GroupIndex::of(&re),
+            re,
+            check,
+            need,
+        }
     };
     // Program-specific prefix: the program name, then anything on the same
     // command (not past a pipe or command separator).
@@ -652,100 +802,182 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
         // --- HTTP authorization -------------------------------------------------
         p(
             "authorization_header",
+            &[Lit(&["authorization"]), Bytes(b":=")],
             r#"(?i)\b(?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?(?:(?:bearer|basic|digest|negotiate|ntlm|token|aws4-hmac-sha256|sharedkey|sharedkeylite|apikey|key|sso-key|splunk)[ \t]+)?(?P<s>[^\s"',]+(?:,[ \t]*[^\s"',]+)*)"#,
             Some(check_authorization),
         ),
         p(
             "cookie_header",
+            &[Lit(&["cookie"]), Bytes(b":")],
             r#"(?i)\b(?:set-)?cookie\\?["']?[ \t]*:[ \t]*\\?["']?(?P<s>[^"'\r\n]+)"#,
             Some(check_authorization),
         ),
         p(
             "bearer",
+            &[Lit(&["bearer"])],
             r"(?i)\bbearer[ \t]+(?P<s>[a-z0-9\-._~+/]{8,}=*)",
             Some(check_bearer),
         ),
         p(
             "basic",
+            &[Lit(&["basic"])],
             r"(?i)\bbasic[ \t]+(?P<s>[a-z0-9+/]{4,}={0,2})",
             Some(check_basic),
         ),
         // --- Well-known token formats ------------------------------------------
         p(
             "jwt",
+            &[Lit(&["eyj"]), Bytes(b".")],
             r"\b(?P<s>eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)",
             None,
         ),
         p(
             "aws_access_key_id",
+            &[Lit(&["akia", "asia", "abia", "acca"])],
             r"\b(?P<s>(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})\b",
             None,
         ),
         p(
             "github_token",
+            &[Lit(&["ghp_", "gho_", "ghu_", "ghs_", "ghr_"])],
             r"\b(?P<s>(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255})\b",
             None,
         ),
-        p("github_pat", r"\b(?P<s>github_pat_[A-Za-z0-9_]{22,255})", None),
-        p("gitlab_token", r"\b(?P<s>glpat-[A-Za-z0-9_-]{20,})", None),
-        p("slack_token", r"\b(?P<s>xox[abposr]-[A-Za-z0-9-]{10,})", None),
+        p(
+            "github_pat",
+            &[Lit(&["github_pat_"])],
+            r"\b(?P<s>github_pat_[A-Za-z0-9_]{22,255})",
+            None,
+        ),
+        p(
+            "gitlab_token",
+            &[Lit(&["glpat-"])],
+            r"\b(?P<s>glpat-[A-Za-z0-9_-]{20,})",
+            None,
+        ),
+        p(
+            "slack_token",
+            &[Lit(&["xox"])],
+            r"\b(?P<s>xox[abposr]-[A-Za-z0-9-]{10,})",
+            None,
+        ),
         p(
             "slack_webhook",
+            &[Lit(&["hooks.slack.com/services/"])],
             r"(?i)hooks\.slack\.com/services/(?P<s>[A-Za-z0-9/_-]+)",
             None,
         ),
-        p("google_api_key", r"(?P<s>AIza[0-9A-Za-z_-]{35})", None),
+        p(
+            "google_api_key",
+            &[Lit(&["aiza"])],
+            r"(?P<s>AIza[0-9A-Za-z_-]{35})",
+            None,
+        ),
         p(
             "stripe_key",
+            &[Lit(&["k_live_", "k_test_"])],
             r"\b(?P<s>(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{16,})",
             None,
         ),
-        p("npm_token", r"\b(?P<s>npm_[A-Za-z0-9]{36})\b", None),
+        p("npm_token", &[Lit(&["npm_"])], r"\b(?P<s>npm_[A-Za-z0-9]{36})\b", None),
         p(
             "sk_api_key",
+            &[Lit(&["sk-"])],
             r"\b(?P<s>sk-(?:proj-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{32,})",
             None,
         ),
         // --- Key material ------------------------------------------------------
         p(
             "pem_private_key",
+            &[Lit(&["-----begin"]), Lit(&["private key"])],
             r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?P<s>[\s\S]*?)(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\z)",
             None,
         ),
         p(
             "card_number",
+            &[CardDigits],
             r"\b(?P<s>[2-6][0-9]{3}(?:[ -]?[0-9]){9,15})\b",
             Some(check_card),
         ),
         // --- name=value pairs --------------------------------------------------
         p(
             "secret_kv",
+            &[
+                Lit(&[
+                    "pass",
+                    "pwd",
+                    "secret",
+                    "token",
+                    "key",
+                    "session",
+                    "sessid",
+                    "credential",
+                    "conn",
+                    "cvv",
+                    "cvc",
+                    "card",
+                ]),
+                Bytes(b":="),
+            ],
             &format!(r#"(?i)(?:^|[^a-z0-9]){KV_NAMES}\\?["']?[ \t]*[:=][ \t]*{KV_VAL}"#),
             Some(check_kv),
         ),
         p(
             "query_param",
+            &[
+                Lit(&[
+                    "sig=",
+                    "signature=",
+                    "credential=",
+                    "key=",
+                    "auth=",
+                    "sid=",
+                    "jwt=",
+                    "code_verifier=",
+                ]),
+                Bytes(b"?&;#"),
+            ],
             r#"(?i)[?&;#](?:sig|signature|x-amz-signature|x-amz-credential|x-goog-signature|x-goog-credential|key|auth|sid|jwt|code_verifier)=(?P<s>[^&\s#"']+)"#,
             Some(check_plain),
         ),
         p(
             "xml_element",
+            &[
+                Lit(&[
+                    "password>",
+                    "passwd>",
+                    "pwd>",
+                    "secret>",
+                    "token>",
+                    "apikey>",
+                    "api_key>",
+                    "sessionid>",
+                    "credential>",
+                ]),
+                Lit(&["</"]),
+            ],
             r"(?i)<(?P<n>[a-z0-9_:.-]*(?:password|passwd|pwd|secret|token|apikey|api_key|sessionid|credential))>(?P<s>[^<]+)</",
             Some(check_kv),
         ),
         p(
             "url_userinfo",
+            &[Lit(&["://"]), Bytes(b"@")],
             r#"(?i)\b[a-z][a-z0-9+.-]*://[^\s/:@"']*:(?P<s>[^\s/"']+)@[a-z0-9_.\[\]-]+"#,
             Some(check_plain),
         ),
         p(
             "user_pass_at_host",
+            &[Bytes(b"@"), Bytes(b":")],
             r#"(?i)(?:^|[\s"'])(?:[a-z0-9_.-]+[/\\])?(?P<u>[a-z0-9_.$-]+):(?P<s>[^\s"'/]+)@[a-z0-9_-]+(?:\.[a-z0-9_-]+)*(?:[\s"':/]|$)"#,
             Some(check_user_pass),
         ),
         // --- Command-line flags -------------------------------------------------
         p(
             "secret_flag",
+            &[
+                Lit(&["pass", "pwd", "secret", "token", "key", "credential", "connection"]),
+                Bytes(b"-"),
+            ],
             &format!(
                 r"(?i)(?:^|\s)--?(?P<n>[a-z0-9-]*(?:password|passwd|passphrase|pwd|secret|token|api-?key|access-?key|private-?key|credentials?|connection-?string))[ \t]+{TOOL_VAL}"
             ),
@@ -753,31 +985,42 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
         ),
         p(
             "windows_hash_switch",
+            &[
+                Lit(&[
+                    "/ntlm", "/rc4", "/aes128", "/aes256", "/des", "/ticket", "/krbkey", "/pth",
+                ]),
+                Bytes(b":="),
+            ],
             &format!(r"(?i)(?:^|\s)/(?:ntlm|rc4|aes128|aes256|des|ticket|krbkey|pth)[:=]{TOOL_VAL}"),
             Some(check_flag_value),
         ),
         p(
             "schtasks_rp",
+            &[Lit(&["schtasks"]), Lit(&["/rp"])],
             &format!(r"{}[ \t]/rp[ \t:]+{TOOL_VAL}", tool("schtasks")),
             Some(check_flag_value),
         ),
         p(
             "net_use_after_user",
+            &[Lit(&["net"]), Lit(&["use"]), Lit(&["/u:", "/user:"])],
             &format!(r#"(?i)\bnet1?(?:\.exe)?"?[ \t]+use\b[^\r\n|;&]*?[ \t]/u(?:ser)?:(?:"[^"]*"|\S+)[ \t]+{POS_VAL}"#),
             Some(check_positional),
         ),
         p(
             "net_use_after_share",
+            &[Lit(&["net"]), Lit(&["use"]), Lit(&["\\\\"])],
             &format!(r#"(?i)\bnet1?(?:\.exe)?"?[ \t]+use[ \t]+(?:(?:[a-z]:|\*)[ \t]+)?\\\\\S+[ \t]+{POS_VAL}"#),
             Some(check_positional),
         ),
         p(
             "net_user",
+            &[Lit(&["net"]), Lit(&["user"])],
             &format!(r#"(?i)\bnet1?(?:\.exe)?"?[ \t]+user[ \t]+(?:"[^"]*"|[^\s/"]+)[ \t]+{POS_VAL}"#),
             Some(check_positional),
         ),
         p(
             "mysql_p",
+            &[Lit(&["mysql", "mariadb"]), Lit(&["-p"])],
             &format!(
                 r"{}[ \t](?-i:-p){TOOL_VAL}",
                 tool("mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb|mariadb-dump")
@@ -786,11 +1029,30 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
         ),
         p(
             "sqlcmd_p",
+            &[Lit(&["sqlcmd", "osql", "bcp", "isql"]), Lit(&["-p"])],
             &format!(r"{}[ \t](?-i:-P)[ \t]*{TOOL_VAL}", tool("sqlcmd|osql|bcp|isql")),
             Some(check_flag_value),
         ),
         p(
             "remote_exec_p",
+            &[
+                Lit(&[
+                    "psexec",
+                    "paexec",
+                    "crackmapexec",
+                    "cme",
+                    "nxc",
+                    "netexec",
+                    "evil-winrm",
+                    "hydra",
+                    "medusa",
+                    "smbmap",
+                    "sshpass",
+                    "exec.py",
+                    "impacket-",
+                ]),
+                Lit(&["-p"]),
+            ],
             &format!(
                 r"{}[ \t](?-i:-p)[ \t]*{TOOL_VAL}",
                 tool(
@@ -801,6 +1063,7 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
         ),
         p(
             "registry_login_p",
+            &[Lit(&["login"]), Lit(&["-p"])],
             &format!(
                 r"(?i)\b(?:docker|podman|nerdctl|helm|oc|buildah|skopeo)(?:\.exe)?[ \t]+(?:registry[ \t]+)?login\b[^\r\n|;&]*?[ \t](?-i:-p)[ \t]+{TOOL_VAL}"
             ),
@@ -808,16 +1071,19 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
         ),
         p(
             "archive_p",
+            &[Lit(&["7z", "rar"]), Lit(&["-p"])],
             &format!(r"{}[ \t](?-i:-p){TOOL_VAL}", tool("7z|7za|7zr|7zg|rar|winrar|unrar")),
             Some(check_flag_value),
         ),
         p(
             "zip_p",
+            &[Lit(&["zip"]), Lit(&["-p"])],
             &format!(r"{}[ \t](?-i:-P)[ \t]+{TOOL_VAL}", tool("zip|unzip")),
             Some(check_flag_value),
         ),
         p(
             "curl_user",
+            &[Lit(&["curl"]), Lit(&["-u"]), Bytes(b":")],
             &format!(
                 r#"{}[ \t](?:-u|--user|--proxy-user|-U)[ \t]*["']?[^\s:"']*:(?P<s>[^\s"']+)"#,
                 tool("curl")
@@ -826,6 +1092,11 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
         ),
         p(
             "smb_user_percent",
+            &[
+                Lit(&["smbclient", "rpcclient", "smbcacls", "winexe", "pth-"]),
+                Lit(&["-u"]),
+                Bytes(b"%"),
+            ],
             &format!(
                 r#"{}[ \t](?:-U|--user(?:name)?)[ \t=]*["']?[^\s%"']*%(?P<s>[^\s"']+)"#,
                 tool("smbclient|rpcclient|smbcacls|winexe|pth-[a-z]+")
@@ -834,6 +1105,7 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
         ),
         p(
             "freerdp_p",
+            &[Lit(&["freerdp"]), Lit(&["/p:", "/pth:"])],
             &format!(
                 r"{}[ \t]/(?:p|pth):{TOOL_VAL}",
                 tool("xfreerdp|wfreerdp|sdl-freerdp|freerdp|xfreerdp3")
@@ -842,11 +1114,16 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
         ),
         p(
             "openssl_pass",
+            &[Lit(&["-pass"]), Lit(&["pass:"])],
             r#"(?i)[ \t]-pass(?:in|out|word)?[ \t]+pass:(?P<s>[^\s"']+)"#,
             Some(check_plain),
         ),
         p(
             "aws_configure_set",
+            &[
+                Lit(&["configure"]),
+                Lit(&["aws_secret_access_key", "aws_session_token", "aws_access_key_id"]),
+            ],
             &format!(
                 r"(?i)\baws(?:\.exe)?[ \t]+configure[ \t]+set[ \t]+(?:[a-z0-9_.-]*\.)?(?:aws_secret_access_key|aws_session_token|aws_access_key_id)[ \t]+{TOOL_VAL}"
             ),
@@ -854,26 +1131,31 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
         ),
         p(
             "ntlm_hashes",
+            &[Lit(&["-hashes"]), Bytes(b":")],
             r"(?i)[ \t]-hashes[ \t]+(?P<s>[0-9a-f]*:[0-9a-f]{32})",
             None,
         ),
         p(
             "convertto_securestring",
+            &[Lit(&["convertto-securestring"])],
             &format!(r"(?i)\bConvertTo-SecureString\b[ \t]+(?:-String[ \t]+)?{TOOL_VAL}"),
             Some(check_flag_value),
         ),
         p(
             "convertto_securestring_named",
+            &[Lit(&["convertto-securestring"]), Lit(&["-string"])],
             &format!(r"(?i)\bConvertTo-SecureString\b[^\r\n|;]*?[ \t]-String[ \t]+{TOOL_VAL}"),
             Some(check_flag_value),
         ),
         p(
             "securestring_pipeline",
+            &[Lit(&["convertto-securestring"]), Bytes(b"|")],
             r#"(?i)(?:"(?P<q>[^"]*)"|'(?P<a>[^']*)')[ \t]*\|[ \t]*ConvertTo-SecureString\b"#,
             Some(check_plain),
         ),
         p(
             "network_credential",
+            &[Lit(&["networkcredential", "pscredential"]), Bytes(b",")],
             &format!(
                 r#"(?i)\b(?:NetworkCredential|PSCredential)\b\]?(?:::new)?[ \t]*(?:\(|-ArgumentList[ \t]*\(?)[ \t]*(?:"[^"]*"|'[^']*'|\$[a-z0-9_:]+)[ \t]*,[ \t]*{TOOL_VAL}"#
             ),
@@ -881,66 +1163,329 @@ static VALUE_PATTERNS: LazyLock<Vec<ValuePattern>> = LazyLock::new(|| {
         ),
         p(
             "chpasswd",
+            &[Lit(&["chpasswd"]), Bytes(b"|")],
             r#"(?i)\b(?:echo|printf)[ \t]+["']?[a-z0-9_.-]+:(?P<s>[^\s"'|]+)["']?[ \t]*\|[ \t]*(?:sudo[ \t]+)?chpasswd"#,
             Some(check_plain),
         ),
         p(
             "echo_to_passwd",
+            &[Lit(&["echo"]), Lit(&["sudo", "passwd"]), Bytes(b"|")],
             r#"(?i)\becho[ \t]+(?:-[a-z]+[ \t]+)?(?:"(?P<q>[^"]*)"|'(?P<a>[^']*)'|(?P<s>[^\s"'|]+))[ \t]*\|[ \t]*(?:sudo[ \t]+-S\b|(?:sudo[ \t]+)?passwd\b)"#,
             Some(check_plain),
         ),
     ]
 });
 
-/// The secret group of a match: `s`, `q` or `a`, whichever took part.
-fn secret_group<'h>(caps: &Captures<'h>) -> Option<regex::Match<'h>> {
-    caps.name("s").or_else(|| caps.name("q")).or_else(|| caps.name("a"))
+/// The built-in value patterns and their prefilter.
+static SCANNER: LazyLock<Scanner> = LazyLock::new(|| Scanner::new(&VALUE_PATTERNS));
+
+/// Short fragments that stand in for longer anchor literals in the gate
+/// search (a literal containing one can only be present where the fragment
+/// is): fewer, shorter gates make a faster search.
+const GATE_FRAGMENTS: &[&str] = &[
+    "pass", "pwd", "secret", "token", "key", "sess", "cred", "conn", "auth", "sig", "sql", "exec", "smb", "pth", "aes",
+    "rdp", "-----",
+];
+
+/// The value patterns, and a prefilter that picks, per string, the few that
+/// can match. Two steps:
+///
+/// 1. *Gates.* Each pattern's first [`Anchor::Lit`] is its gate: its
+///    literals (or a [`GATE_FRAGMENTS`] entry each contains) are searched
+///    for, all patterns' at once, in the lower-cased string (one SIMD-backed
+///    literal search; most strings of an event — paths, host and user names,
+///    GUIDs, hashes — have none). A pattern whose gate has no hit is out.
+/// 2. *Anchors.* For the patterns left, and those without a `Lit` anchor
+///    (`card_number`, `user_pass_at_host`), every anchor is checked exactly.
+///
+/// Only then does a pattern's regex run.
+struct Scanner {
+    patterns: &'static [ValuePattern],
+    /// The gate strings (lower case), searched leftmost-longest.
+    gates: AhoCorasick,
+    /// Per gate: the patterns (bit `i`: `patterns[i]`) it lets through, with
+    /// those of the gates that are its prefixes (found at the same place,
+    /// but not reported by a leftmost-longest search).
+    gate_patterns: Vec<u64>,
+    /// The patterns without a `Lit` anchor.
+    ungated: u64,
 }
 
-/// Byte spans of secrets in `s`, sorted and merged.
-fn find_secret_spans(patterns: &[ValuePattern], s: &str) -> Vec<(usize, usize)> {
-    let done = already_redacted_ranges(s);
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    for pat in patterns {
-        // Not `captures_iter`: a rejected match (`--no-password --token x`)
-        // must not hide a real one that starts inside it, so the search
-        // resumes just after a rejected match's start, and after an accepted
-        // secret's end. Resuming inside rejected matches is budgeted so that
-        // hostile input (`password=[REDACTED]` × 100 000) stays linear.
-        let mut pos = 0;
-        let mut retries = 0;
-        while pos <= s.len() {
-            let Some(caps) = pat.re.captures_at(s, pos) else {
-                break;
-            };
-            let whole = caps.get(0).map_or((pos, pos), |w| (w.start(), w.end()));
-            let accepted = secret_group(&caps).filter(|m| {
-                let secret = m.as_str();
-                !secret.is_empty() && !is_placeholder(secret) && pat.check.is_none_or(|check| check(&caps, secret))
-            });
-            let pushed = accepted.is_some_and(|m| push_outside(&done, s, (m.start(), m.end()), &mut spans));
-            pos = match accepted {
-                Some(m) if pushed => m.end().max(whole.0 + 1),
-                _ if retries < MAX_RESCANS => {
-                    retries += 1;
-                    whole.0 + 1
+/// Per-call scratch: the lower-cased string, and one reusable
+/// [`CaptureLocations`] per pattern, made on first use.
+#[derive(Default)]
+struct Scratch {
+    lower: String,
+    locs: Vec<Option<CaptureLocations>>,
+}
+
+impl Scratch {
+    fn locs(&mut self, i: usize, re: &Regex) -> &mut CaptureLocations {
+        if self.locs.len() <= i {
+            self.locs.resize_with(i + 1, || None);
+        }
+        self.locs[i].get_or_insert_with(|| re.capture_locations())
+    }
+}
+
+impl Scanner {
+    fn new(patterns: &'static [ValuePattern]) -> Scanner {
+        assert!(patterns.len() <= 64, "pattern sets are a u64");
+        let mut gates: Vec<&'static str> = Vec::new();
+        let mut gate_patterns: Vec<u64> = Vec::new();
+        let mut ungated = 0u64;
+        for (i, pat) in patterns.iter().enumerate() {
+            for anchor in pat.need {
+                if let Lit(lits) = anchor {
+                    assert!(!lits.is_empty(), "{}: empty anchor", pat.name);
+                    for lit in lits.iter() {
+                        assert!(
+                            !lit.is_empty() && lit.is_ascii() && *lit == lit.to_ascii_lowercase(),
+                            "{}: anchor literals are non-empty lower-case ASCII",
+                            pat.name
+                        );
+                    }
                 }
-                _ => whole.1.max(whole.0 + 1),
+            }
+            let Some(lits) = pat.need.iter().find_map(|a| match a {
+                Lit(lits) => Some(*lits),
+                _ => None,
+            }) else {
+                ungated |= 1 << i;
+                continue;
             };
-            while pos < s.len() && !s.is_char_boundary(pos) {
-                pos += 1;
+            for lit in lits {
+                let gate = GATE_FRAGMENTS.iter().find(|f| lit.contains(*f)).unwrap_or(lit);
+                let g = gates.iter().position(|x| x == gate).unwrap_or_else(|| {
+                    gates.push(gate);
+                    gate_patterns.push(0);
+                    gates.len() - 1
+                });
+                gate_patterns[g] |= 1 << i;
             }
         }
-    }
-    spans.sort_unstable();
-    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
-    for (start, end) in spans {
-        match merged.last_mut() {
-            Some(last) if start <= last.1 => last.1 = last.1.max(end),
-            _ => merged.push((start, end)),
+        let closed: Vec<u64> = gates
+            .iter()
+            .map(|g| {
+                gates
+                    .iter()
+                    .zip(&gate_patterns)
+                    .filter(|(p, _)| g.starts_with(**p))
+                    .fold(0, |acc, (_, bits)| acc | bits)
+            })
+            .collect();
+        // No prefilter: with this many short gates, a SIMD literal prefilter
+        // stops too often to beat one DFA pass (and there is none for
+        // ASCII-case-insensitive searches anyway).
+        let gates = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
+            .build(&gates)
+            .expect("gates build");
+        Scanner {
+            patterns,
+            gates,
+            gate_patterns: closed,
+            ungated,
         }
     }
-    merged
+
+    /// The patterns (bit `i`: `patterns[i]`) that can match somewhere in `s`
+    /// (`lower`: scratch space for `s` lower-cased).
+    fn candidates(&self, s: &str, lower: &mut String) -> u64 {
+        // A `(?i)` regex matches `ſ` for `s` and the Kelvin sign for `k`,
+        // which ASCII lower-casing does not see: with one of them, only the
+        // byte and digit anchors (no letters) can rule a pattern out.
+        let folds = !s.is_ascii() && s.contains(FOLDS_TO_ASCII);
+        let mut gated = 0u64;
+        if folds {
+            gated = self.all();
+        } else {
+            // Every place where a gate starts, by restarting one byte after
+            // each match's start (a gate inside or across another is seen).
+            let hay = s.as_bytes();
+            let mut at = 0;
+            while at < hay.len() {
+                let Some(m) = self.gates.find(aho_corasick::Input::new(hay).range(at..)) else {
+                    break;
+                };
+                gated |= self.gate_patterns[m.pattern().as_usize()];
+                at = m.start() + 1;
+            }
+        }
+        let mut card = None;
+        let mut lowered = false;
+        let mut out = 0u64;
+        let mut rest = gated | self.ungated;
+        while rest != 0 {
+            let i = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            let ok = self.patterns[i].need.iter().all(|anchor| match *anchor {
+                Lit(_) if folds => true,
+                Lit(lits) => {
+                    if !lowered {
+                        lower.clear();
+                        lower.push_str(s);
+                        lower.make_ascii_lowercase();
+                        lowered = true;
+                    }
+                    lits.iter().any(|l| lower.contains(l))
+                }
+                Bytes(set) => set.iter().any(|b| s.as_bytes().contains(b)),
+                CardDigits => *card.get_or_insert_with(|| has_card_digits(s)),
+            });
+            if ok {
+                out |= 1 << i;
+            }
+        }
+        out
+    }
+
+    /// Every pattern.
+    fn all(&self) -> u64 {
+        u64::MAX >> (64 - self.patterns.len())
+    }
+
+    /// Byte spans of secrets in `s`, sorted and merged.
+    fn find_secret_spans(&self, s: &str, scratch: &mut Scratch) -> Vec<(usize, usize)> {
+        match self.candidates(s, &mut scratch.lower) {
+            0 => Vec::new(),
+            candidates => self.spans_of(s, candidates, scratch),
+        }
+    }
+
+    /// Like [`Scanner::find_secret_spans`], running the patterns in `which`.
+    fn spans_of(&self, s: &str, which: u64, scratch: &mut Scratch) -> Vec<(usize, usize)> {
+        // Computed on the first secret found: most strings have none.
+        let mut done: Option<Vec<(usize, usize)>> = None;
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut rest = which;
+        while rest != 0 {
+            let i = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            let pat = &self.patterns[i];
+            scan_pattern(pat, s, scratch.locs(i, &pat.re), &mut done, &mut spans);
+        }
+        if spans.is_empty() {
+            return spans;
+        }
+        spans.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+        for (start, end) in spans {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        merged
+    }
+}
+
+/// Pushes the spans of `pat`'s accepted secrets in `s` onto `spans`.
+fn scan_pattern(
+    pat: &ValuePattern,
+    s: &str,
+    locs: &mut CaptureLocations,
+    done: &mut Option<Vec<(usize, usize)>>,
+    spans: &mut Vec<(usize, usize)>,
+) {
+    // Not `captures_iter`: a rejected match (`--no-password --token x`)
+    // must not hide a real one that starts inside it, so the search
+    // resumes just after a rejected match's start, and after an accepted
+    // secret's end. Resuming inside rejected matches is budgeted so that
+    // hostile input (`password=[REDACTED]` × 100 000) stays linear.
+    let mut pos = 0;
+    let mut retries = 0;
+    while pos <= s.len() {
+        let Some(m) = pat.re.captures_read_at(locs, s, pos) else {
+            break;
+        };
+        let whole = (m.start(), m.end());
+        let caps = Caps {
+            hay: s,
+            locs,
+            groups: pat.groups,
+        };
+        let accepted = caps.secret().filter(|&(a, b)| {
+            let secret = &s[a..b];
+            !secret.is_empty() && !is_placeholder(secret) && pat.check.is_none_or(|check| check(&caps, secret))
+        });
+        let pushed = accepted.is_some_and(|m| {
+            let done = done.get_or_insert_with(|| already_redacted_ranges(s));
+            push_outside(done, s, m, spans)
+        });
+        pos = match accepted {
+            Some((_, end)) if pushed => end.max(whole.0 + 1),
+            _ if retries < MAX_RESCANS => {
+                retries += 1;
+                whole.0 + 1
+            }
+            _ => whole.1.max(whole.0 + 1),
+        };
+        while pos < s.len() && !s.is_char_boundary(pos) {
+            pos += 1;
+        }
+    }
+}
+
+/// Whether `s` holds 13 or more ASCII digits in a row, consecutive digits
+/// separated by at most one space or dash: implied by every `card_number`
+/// match (`[2-6][0-9]{3}(?:[ -]?[0-9]){9,15}`).
+///
+/// Such a run lies inside a stretch of digits, spaces and dashes at least 13
+/// bytes long, which covers one of every 13 positions: only the stretches
+/// around those probes are looked at (text has few).
+fn has_card_digits(s: &str) -> bool {
+    const SPAN: usize = 13;
+    let b = s.as_bytes();
+    let in_run = |c: u8| c.is_ascii_digit() || c == b' ' || c == b'-';
+    // Bytes before `floor` are known to hold no run of interest.
+    let mut floor = 0;
+    let mut probe = SPAN - 1;
+    while probe < b.len() {
+        if !in_run(b[probe]) {
+            probe += SPAN;
+            continue;
+        }
+        let mut start = probe;
+        while start > floor && in_run(b[start - 1]) {
+            start -= 1;
+        }
+        let mut end = probe + 1;
+        while end < b.len() && in_run(b[end]) {
+            end += 1;
+        }
+        if card_digit_run(&b[start..end]) >= SPAN {
+            return true;
+        }
+        // `b[end]` is not in a run: the next run starts after it.
+        floor = end;
+        probe = end + SPAN;
+    }
+    false
+}
+
+/// The longest run of digits in `b` whose consecutive digits are separated by
+/// at most one space or dash.
+fn card_digit_run(b: &[u8]) -> usize {
+    let mut best = 0;
+    let mut digits = 0;
+    let mut after_digit = false;
+    for &c in b {
+        if c.is_ascii_digit() {
+            digits += 1;
+            best = best.max(digits);
+            after_digit = true;
+        } else if after_digit && (c == b' ' || c == b'-') {
+            after_digit = false;
+        } else {
+            digits = 0;
+            after_digit = false;
+        }
+    }
+    best
 }
 
 /// Pushes the parts of `span` outside earlier replacements (`done`, sorted by
@@ -1002,11 +1547,10 @@ fn is_placeholder(v: &str) -> bool {
     if is_already_redacted(v) || v.starts_with(HASH_PREFIX) {
         return true;
     }
-    let lower = v.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "yes" | "no" | "true" | "false" | "null" | "none" | "nil" | "n/a" | "-" | "required" | "optional"
-    ) {
+    const WORDS: &[&str] = &[
+        "yes", "no", "true", "false", "null", "none", "nil", "n/a", "-", "required", "optional",
+    ];
+    if WORDS.iter().any(|w| v.eq_ignore_ascii_case(w)) {
         return true;
     }
     if v.bytes().all(|b| b == b'*' || b == b'x' || b == b'X') && v.contains('*') {
@@ -1023,41 +1567,41 @@ fn is_placeholder(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-fn check_plain(_: &Captures<'_>, _: &str) -> bool {
+fn check_plain(_: &Caps<'_>, _: &str) -> bool {
     true
 }
 
-fn check_authorization(_: &Captures<'_>, v: &str) -> bool {
+fn check_authorization(_: &Caps<'_>, v: &str) -> bool {
     !v.starts_with('{') && !v.starts_with('[')
 }
 
 /// A bearer token has a digit or token punctuation ("Bearer authentication" is prose).
-fn check_bearer(_: &Captures<'_>, v: &str) -> bool {
+fn check_bearer(_: &Caps<'_>, v: &str) -> bool {
     v.bytes().any(|b| b.is_ascii_digit() || b"-._~+/=".contains(&b))
 }
 
 /// `Basic` credentials are base64 of `user:password`.
-fn check_basic(_: &Captures<'_>, v: &str) -> bool {
+fn check_basic(_: &Caps<'_>, v: &str) -> bool {
     base64::engine::general_purpose::STANDARD
         .decode(v)
         .is_ok_and(|bytes| bytes.contains(&b':') && std::str::from_utf8(&bytes).is_ok())
 }
 
-fn check_kv(caps: &Captures<'_>, _: &str) -> bool {
+fn check_kv(caps: &Caps<'_>, _: &str) -> bool {
     // `PWD=/home/bob` in sudo and auditd records is the working directory.
-    !caps.name("n").is_some_and(|n| matches!(n.as_str(), "PWD" | "OLDPWD"))
+    !caps.text(caps.groups.n).is_some_and(|n| matches!(n, "PWD" | "OLDPWD"))
 }
 
 /// A flag's value: not the next flag, a sub-expression, a prompt request or
 /// a variable reference.
-fn check_flag_value(caps: &Captures<'_>, v: &str) -> bool {
-    let bare = caps.name("s").is_some();
+fn check_flag_value(caps: &Caps<'_>, v: &str) -> bool {
+    let bare = caps.bare();
     !(bare && (v.starts_with('-') || v.starts_with('(') || v == "*" || is_shell_variable(v)))
 }
 
 /// A positional password (`net use`, `net user`): not a switch or a prompt.
-fn check_positional(caps: &Captures<'_>, v: &str) -> bool {
-    let bare = caps.name("s").is_some();
+fn check_positional(caps: &Caps<'_>, v: &str) -> bool {
+    let bare = caps.bare();
     !(bare && (v.starts_with('/') || v.starts_with('*') || v.starts_with('-')))
 }
 
@@ -1080,15 +1624,15 @@ fn is_shell_variable(v: &str) -> bool {
 }
 
 /// `user:pass@host`, unless it is a URI scheme or header label before an email.
-fn check_user_pass(caps: &Captures<'_>, _: &str) -> bool {
-    let user = caps.name("u").map_or("", |u| u.as_str()).to_ascii_lowercase();
+fn check_user_pass(caps: &Caps<'_>, _: &str) -> bool {
+    let user = caps.text(caps.groups.u).unwrap_or("").to_ascii_lowercase();
     !matches!(
         user.as_str(),
         "mailto" | "sip" | "sips" | "tel" | "smtp" | "from" | "to" | "cc" | "bcc" | "email" | "mail" | "user" | "upn"
     )
 }
 
-fn check_card(_: &Captures<'_>, v: &str) -> bool {
+fn check_card(_: &Caps<'_>, v: &str) -> bool {
     let mut seps = v.bytes().filter(|b| !b.is_ascii_digit());
     // One kind of separator at most (`4111 1111-1111 1111` is not a card).
     if let Some(first) = seps.next() {
@@ -1102,9 +1646,21 @@ fn check_card(_: &Captures<'_>, v: &str) -> bool {
 
 /// A JSON number that is a plausible card number (same rules as in strings).
 fn number_is_card(n: &serde_json::Number) -> bool {
-    let Some(u) = n.as_u64() else { return false };
-    let digits: Vec<u8> = u.to_string().bytes().map(|b| b - b'0').collect();
-    (13..=19).contains(&digits.len()) && (2..=6).contains(&digits[0]) && luhn_valid(&digits)
+    let Some(mut u) = n.as_u64() else { return false };
+    // 13 digits or more, the first 2–6: at least 2 000 000 000 000 (most
+    // numbers in events, ids and counts, stop here).
+    if u < 2_000_000_000_000 {
+        return false;
+    }
+    let mut buf = [0u8; 20];
+    let mut start = buf.len();
+    while u > 0 {
+        start -= 1;
+        buf[start] = (u % 10) as u8;
+        u /= 10;
+    }
+    let digits = &buf[start..];
+    (13..=19).contains(&digits.len()) && (2..=6).contains(&digits[0]) && luhn_valid(digits)
 }
 
 /// The Luhn (mod 10) check over decimal digits (values 0–9).
@@ -1878,5 +2434,36 @@ mod tests {
         }
         let r = mask();
         assert_eq!(r.redact_str("password=ü€").as_deref(), Some("password=[REDACTED]"));
+    }
+}
+#[cfg(test)]
+mod tmp_probe {
+    use super::*;
+    #[test]
+    fn probe() {
+        let strs = [
+            "Microsoft-Windows-Sysmon/Operational", "WS-6439.corp.example.com", "2026-03-02T08:00:00.088499Z",
+            "{0D6BF05B-AC83-1348-54B8-126DAE1C6393}",
+            "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe", "119.0.2151.72", "Microsoft Edge",
+            "\"C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe\" --type=gpu-process --gpu-preferences=UAAAAAAAAADgAAAYAAAAAAAAAAAAAAAAAABgAAAAAAAwAAAAAAAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAA== --mojo-platform-channel-handle=2056 --field-trial-handle=1884,i,9876543210123456,1234567890,262144 /prefetch:2",
+            "C:\\Users\\ivan.petrov\\", "CORP\\ivan.petrov",
+            "SHA256=A24E636B64EEC6E58E9BD300B43229D92E4D5E3DC1E37E38D96A7EAA3B18AF5B",
+            "net use \\\\fs01\\c$ /user:CORP\\svc_backup Bkp!2024pw /persistent:no",
+        ];
+        eprintln!(
+            "{} gates, {:?}",
+            SCANNER.gates.patterns_len(),
+            format!("{:?}", SCANNER.gates).contains("prefilter: true")
+        );
+        for s in strs {
+            let mut lower = String::new();
+            let c = SCANNER.candidates(s, &mut lower);
+            let names: Vec<_> = (0..64)
+                .filter(|i| c >> i & 1 == 1)
+                .map(|i| SCANNER.patterns[i].name)
+                .collect();
+            let lits: Vec<_> = SCANNER.gates.find_iter(&lower).map(|m| &s[m.range()]).collect();
+            eprintln!("{s:.40?}: gates {lits:?} -> {names:?}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use include_dir::{include_dir, Dir};
 
 use crate::config::{Config, ConfigError};
-use crate::rules::{parse::parse_str, LoadedRules};
+use crate::rules::{parse::parse_file, LoadedRules};
 
 static RULES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/rules");
 static SAMPLES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/samples");
@@ -25,10 +25,12 @@ pub fn rules() -> LoadedRules {
         files: files.len(),
     };
     for (path, text) in files {
-        let (rules, errors) = parse_str(text, Arc::new(PathBuf::from("rules").join(path)));
-        out.rules.extend(rules);
-        out.errors.extend(errors);
+        let parsed = parse_file(text, Arc::new(PathBuf::from("rules").join(path)));
+        out.rules.extend(parsed.rules);
+        out.correlations.extend(parsed.correlations);
+        out.errors.extend(parsed.errors);
     }
+    out.link();
     out
 }
 

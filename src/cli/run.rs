@@ -14,9 +14,10 @@ use super::{demo, RuleArgs};
 use crate::alert::redact::Redactor;
 use crate::classify::{parse_logsource, Source};
 use crate::config::Config;
+use crate::correlate::CorrelationSet;
 use crate::detector::{Detector, TimeDefaults};
 use crate::event::Position;
-use crate::pipeline::{Processor, Stats};
+use crate::pipeline::{CorrelationConfig, Processor, Stats};
 use crate::rules::{load_paths, LogSource, RuleError};
 use crate::sink::file::{FileOutput, NdjsonWriter};
 use crate::source::file::LineReader;
@@ -47,6 +48,24 @@ pub struct RunArgs {
     /// Write the run summary as JSON to this file.
     #[arg(long)]
     pub summary_json: Option<PathBuf>,
+    /// Correlation shards (state partitions; results never depend on it).
+    #[arg(long, default_value_t = 1)]
+    pub shards: usize,
+    /// How far out of event-time order records may arrive (`5s`, `1m`, …).
+    #[arg(long, default_value = "5s")]
+    pub max_out_of_orderness: String,
+    /// How much later than the watermark a hit is still applied (`0s` = none).
+    #[arg(long, default_value = "0s")]
+    pub allowed_lateness: String,
+    /// Global cap on correlation groups held in memory; the oldest are evicted beyond it.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_groups: usize,
+}
+
+fn duration_ns(flag: &str, v: &str) -> anyhow::Result<i64> {
+    crate::correlate::parse_duration_ms(v)
+        .map(|ms| ms as i64 * 1_000_000)
+        .with_context(|| format!("{flag}: `{v}` is not a duration like 500ms, 5s, 10m, 1h"))
 }
 
 /// Everything loaded and compiled, ready to run or to report on.
@@ -110,7 +129,9 @@ pub fn prepare(args: &RuleArgs, logsource: Option<&str>, every_logsource: bool) 
         fields: config.input.time_fields.clone(),
         fallback: config.input.time_fallback,
     };
-    let detector = Detector::build(&rules, sources, &config.placeholders, &time);
+    let mut detector = Detector::build(&rules, sources, &config.placeholders, &time);
+    let correlations: Vec<Arc<_>> = loaded.correlations.into_iter().map(Arc::new).collect();
+    detector.correlations = Arc::new(CorrelationSet::build(&rules, &correlations)?);
     let mut errors = loaded.errors;
     errors.extend(detector.errors.iter().cloned());
     Ok(Prepared {
@@ -163,45 +184,77 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         alerts: NdjsonWriter::new(writer(&args.output, false)?),
         dead_letters: NdjsonWriter::new(writer(&args.dead_letter, true)?),
     };
-    let mut proc = Processor::new(p.detector.clone(), redactor, p.config.input.max_event_bytes);
+    let corr = CorrelationConfig {
+        shards: args.shards.max(1),
+        max_out_of_orderness_ns: duration_ns("--max-out-of-orderness", &args.max_out_of_orderness)?,
+        allowed_lateness_ns: duration_ns("--allowed-lateness", &args.allowed_lateness)?,
+        max_groups: args.max_groups.max(1),
+    };
+    let limit = p.config.input.max_event_bytes;
+    let mut proc = Processor::with_correlation(p.detector.clone(), redactor, limit, &corr);
     let started = Instant::now();
-    if args.input.is_empty() && p.demo {
-        let reader = LineReader::from_reader(
+    let readers = if args.input.is_empty() && p.demo {
+        vec![LineReader::from_reader(
             Box::new(demo::events()),
             "samples/events.ndjson".into(),
-            p.config.input.max_event_bytes,
-        );
-        feed(reader, &mut proc, &mut out)?;
+            limit,
+        )]
     } else if args.input.is_empty() {
         bail!("no --input given (use `-` for stdin)");
     } else {
-        for path in &args.input {
-            feed(
-                LineReader::open(path, p.config.input.max_event_bytes)?,
-                &mut proc,
-                &mut out,
-            )?;
-        }
-    }
+        args.input
+            .iter()
+            .map(|path| LineReader::open(path, limit))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    feed(readers, &mut proc, &mut out)?;
+    proc.finish(&mut out)?;
     out.flush()?;
     let elapsed = started.elapsed();
-    print_summary(&proc.stats, elapsed.as_secs_f64());
+    print_summary(proc.stats(), elapsed.as_secs_f64());
     if let Some(path) = &args.summary_json {
-        let json = serde_json::json!({ "stats": proc.stats, "seconds": elapsed.as_secs_f64() });
+        let json = serde_json::json!({ "stats": proc.stats(), "seconds": elapsed.as_secs_f64() });
         std::fs::write(path, serde_json::to_vec_pretty(&json)?).with_context(|| path.display().to_string())?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn feed(mut reader: LineReader, proc: &mut Processor, out: &mut FileOutput) -> anyhow::Result<()> {
+/// Reads the inputs round-robin, one line at a time. Each file is its own
+/// partition for the watermark (the minimum over unfinished files), so files
+/// that each hold part of a stream give the same alerts as the whole stream.
+fn feed(mut readers: Vec<LineReader>, proc: &mut Processor, out: &mut FileOutput) -> anyhow::Result<()> {
+    let names: Vec<String> = readers.iter().map(|r| r.name().to_string()).collect();
+    for name in &names {
+        proc.partition(&Position::File {
+            file: name.clone(),
+            line: 0,
+        });
+    }
     let mut buf = Vec::with_capacity(4096);
-    let file = reader.name().to_string();
-    while let Some(line) = reader.next_line(&mut buf).with_context(|| file.clone())? {
-        let pos = Position::File {
-            file: file.clone(),
-            line: line.number,
-        };
-        proc.process(&buf, line.len, pos, None, out)?;
+    let mut open: Vec<usize> = (0..readers.len()).collect();
+    while !open.is_empty() {
+        let mut still = Vec::with_capacity(open.len());
+        for &i in &open {
+            let file = &names[i];
+            match readers[i].next_line(&mut buf).with_context(|| file.clone())? {
+                Some(line) => {
+                    let pos = Position::File {
+                        file: file.clone(),
+                        line: line.number,
+                    };
+                    proc.process(&buf, line.len, pos, None, out)?;
+                    still.push(i);
+                }
+                None => proc.finish_partition(
+                    &Position::File {
+                        file: file.clone(),
+                        line: 0,
+                    },
+                    out,
+                )?,
+            }
+        }
+        open = still;
     }
     Ok(())
 }
@@ -245,6 +298,8 @@ fn print_summary(s: &Stats, secs: f64) {
     let _ = writeln!(e, "unclassified       {:>12}", s.unclassified);
     let _ = writeln!(e, "events with alerts {:>12}", s.matched_events);
     let _ = writeln!(e, "alerts             {:>12}", s.alerts);
+    let _ = writeln!(e, "  correlation      {:>12}", s.correlation_alerts);
+    let _ = writeln!(e, "correlation hits   {:>12}", s.correlation_hits);
     let _ = writeln!(e, "dead letters       {:>12}", s.dead_letter_total());
     for (reason, n) in &s.dead_letters {
         let _ = writeln!(e, "  {reason:<16} {n:>12}");

@@ -128,7 +128,10 @@ fn prefilter_literal(pred: &Pred) -> Option<String> {
 /// Globs that the literal index settles without verification.
 fn is_indexed_literal(g: &super::pattern::Glob) -> bool {
     use super::pattern::GlobPart::{Lit, Star};
-    matches!(g.parts.as_slice(), [] | [Lit(_)] | [Star, Lit(_), Star] | [Lit(_), Star] | [Star, Lit(_)])
+    matches!(
+        g.parts.as_slice(),
+        [] | [Lit(_)] | [Star, Lit(_), Star] | [Lit(_), Star] | [Star, Lit(_)]
+    )
 }
 
 /// A field reference atom, evaluated after the walk by direct lookups.

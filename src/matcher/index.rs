@@ -34,6 +34,9 @@ enum Anchored {
     Verify(AtomId, u32),
 }
 
+/// An exact value and the atoms it sets.
+type ExactEntry = (Box<str>, Vec<AtomId>);
+
 /// Literal and glob predicates for one case mode.
 ///
 /// In folding (case-insensitive) mode the patterns are stored lowercased and
@@ -43,7 +46,7 @@ enum Anchored {
 struct TextIndex {
     fold: bool,
     /// Exact values by the hash of their (folded) bytes.
-    exact: FxHashMap<u64, Vec<(Box<str>, Vec<AtomId>)>>,
+    exact: FxHashMap<u64, Vec<ExactEntry>>,
     /// `startswith` literals (and globs that begin with a literal), walked forward.
     prefix: ByteTrie<Anchored>,
     /// `endswith` literals (and globs that end with a literal), walked backward.
