@@ -56,7 +56,7 @@ fn stream(seed: u64, n: usize) -> Vec<(i64, String, u32)> {
         .map(|_| {
             t += (rng.next() % 40) as i64;
             let user = format!("user{}", rng.next() % 6);
-            let eid = if rng.next() % 5 == 0 { 4624 } else { 4625 };
+            let eid = if rng.next().is_multiple_of(5) { 4624 } else { 4625 };
             (t, user, eid)
         })
         .collect()
