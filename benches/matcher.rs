@@ -66,7 +66,7 @@ fn describe(label: &str, det: &Arc<Detector>, events: &[String], max_event_bytes
     let mut proc = processor(det, max_event_bytes);
     let mut out = Count::default();
     feed(&mut proc, events, &mut out);
-    let s = &proc.stats;
+    let s = proc.stats();
     eprintln!(
         "[{label}] {} active rules; {} events: {} classified, {} unclassified, {} dead letters, {} with alerts ({:.3}%), {} alerts",
         det.active_rules,
