@@ -133,6 +133,7 @@
 //! input). Card detection can mask a 13–19 digit identifier that starts with
 //! 2–6 and happens to pass Luhn (about one in ten such numbers).
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::LazyLock;
@@ -140,6 +141,7 @@ use std::sync::LazyLock;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use regex::{CaptureLocations, Regex};
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -295,8 +297,7 @@ impl Redactor {
             return 0;
         }
         let mut path = String::new();
-        let mut scratch = Scratch::default();
-        self.walk(v, &mut path, 0, &mut scratch)
+        with_scratch(|scratch| self.walk(v, &mut path, 0, scratch))
     }
 
     /// `Some(replacement)` when `s` contains a secret-looking value: `s` with
@@ -305,7 +306,7 @@ impl Redactor {
         if !self.enabled {
             return None;
         }
-        self.redact_text(s, &mut Scratch::default()).map(|(out, _)| out)
+        with_scratch(|scratch| self.redact_text(s, scratch)).map(|(out, _)| out)
     }
 
     fn walk(&self, v: &mut Value, path: &mut String, depth: usize, scratch: &mut Scratch) -> usize {
@@ -345,7 +346,12 @@ impl Redactor {
         depth: usize,
         scratch: &mut Scratch,
     ) -> usize {
-        let pair_value_key = self.secret_pair_value_key(map);
+        // Only objects with a `value`-like key can hold a name/value pair.
+        let pair_value_key = if map.keys().any(|k| may_be_pair_value_key(k)) {
+            self.secret_pair_value_key(map)
+        } else {
+            None
+        };
         let mut count = 0;
         let mut to_drop: Vec<String> = Vec::new();
         // The dotted path only serves `allow_fields`: not built without them.
@@ -364,7 +370,7 @@ impl Redactor {
             }
             let class = match &pair_value_key {
                 Some((value_key, class)) if value_key == key => Some(*class),
-                _ => self.classify_name(key),
+                _ => self.classify_key(key, scratch),
             };
             if class.is_some_and(|c| needs_whole_redaction(c, child)) {
                 if self.mode == RedactMode::Drop {
@@ -403,6 +409,23 @@ impl Redactor {
             .keys()
             .find(|k| with_normalized(k, |n| PAIR_VALUE_KEYS.iter().any(|p| p.as_bytes() == n)))?;
         Some((value_key.clone(), class))
+    }
+
+    /// [`Redactor::classify_name`] of an object key, remembered per thread
+    /// for the built-in name rules (field names repeat from event to event).
+    fn classify_key(&self, key: &str, scratch: &mut Scratch) -> Option<NameClass> {
+        if !self.extra_name_parts.is_empty() || key.len() > NAME_MEMO_KEY_MAX {
+            return self.classify_name(key);
+        }
+        if let Some(&class) = scratch.names.get(key) {
+            return class;
+        }
+        let class = self.classify_name(key);
+        if scratch.names.len() >= NAME_MEMO_MAX {
+            scratch.names.clear();
+        }
+        scratch.names.insert(key.into(), class);
+        class
     }
 
     /// Whether a field name denotes a secret, and which kind.
@@ -677,6 +700,27 @@ fn is_benign_name(n: &str) -> bool {
 const PAIR_NAME_KEYS: &[&str] = &["name", "key", "parametername", "parameterkey", "attributename", "field"];
 /// Keys holding the pair's value (normalised).
 const PAIR_VALUE_KEYS: &[&str] = &["value", "parametervalue", "attributevalue", "text"];
+
+/// False only if `key` is not one of [`PAIR_VALUE_KEYS`] (all end in `value`
+/// or `text`) once normalised; cheap, without normalising.
+fn may_be_pair_value_key(key: &str) -> bool {
+    if !key.is_ascii() {
+        return true;
+    }
+    let mut tail = key
+        .bytes()
+        .rev()
+        .filter(|b| !matches!(b, b'-' | b'_' | b' ' | b'@' | b'#' | b'$'))
+        .map(|b| b.to_ascii_lowercase());
+    let mut last4 = [0u8; 4];
+    for slot in last4.iter_mut().rev() {
+        match tail.next() {
+            Some(b) => *slot = b,
+            None => return false,
+        }
+    }
+    &last4 == b"text" || (&last4 == b"alue" && tail.next() == Some(b'v'))
+}
 
 // ---------------------------------------------------------------------------
 // Secret-looking values inside strings.
@@ -1211,12 +1255,33 @@ struct Scanner {
     ungated: u64,
 }
 
-/// Per-call scratch: the lower-cased string, and one reusable
-/// [`CaptureLocations`] per pattern, made on first use.
+/// Working memory of a redaction, kept per thread between calls: field-name
+/// classifications (built-in rules), a buffer for a lower-cased string, and
+/// one [`CaptureLocations`] per pattern, made on first use.
 #[derive(Default)]
 struct Scratch {
+    names: FxHashMap<Box<str>, Option<NameClass>>,
     lower: String,
     locs: Vec<Option<CaptureLocations>>,
+}
+
+/// Field names longer than this are classified every time.
+const NAME_MEMO_KEY_MAX: usize = 128;
+/// The name memo is emptied when it reaches this many names (a stream with
+/// ever new field names costs a classification per name, as without memo).
+const NAME_MEMO_MAX: usize = 4096;
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// `f` with this thread's [`Scratch`] (a fresh one if it is unavailable).
+fn with_scratch<R>(mut f: impl FnMut(&mut Scratch) -> R) -> R {
+    SCRATCH
+        .try_with(|cell| cell.try_borrow_mut().ok().map(|mut scratch| f(&mut scratch)))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| f(&mut Scratch::default()))
 }
 
 impl Scratch {
@@ -1430,9 +1495,11 @@ fn scan_pattern(
     }
 }
 
-/// Whether `s` holds 13 or more ASCII digits in a row, consecutive digits
-/// separated by at most one space or dash: implied by every `card_number`
-/// match (`[2-6][0-9]{3}(?:[ -]?[0-9]){9,15}`).
+/// Whether `s` may hold a `card_number` match
+/// (`\b[2-6][0-9]{3}(?:[ -]?[0-9]){9,15}`): 13 or more ASCII digits,
+/// consecutive ones separated by at most one space or dash, the first a 2–6
+/// at a word boundary (after a space or dash, or not after a letter, digit
+/// or `_`).
 ///
 /// Such a run lies inside a stretch of digits, spaces and dashes at least 13
 /// bytes long, which covers one of every 13 positions: only the stretches
@@ -1457,8 +1524,21 @@ fn has_card_digits(s: &str) -> bool {
         while end < b.len() && in_run(b[end]) {
             end += 1;
         }
-        if card_digit_run(&b[start..end]) >= SPAN {
-            return true;
+        for i in start..end {
+            if !(b'2'..=b'6').contains(&b[i]) {
+                continue;
+            }
+            let boundary = if i == start {
+                // The byte before the stretch: a word character (ASCII
+                // letter, digit, `_`) leaves no boundary; a non-ASCII one
+                // might be a letter, or not.
+                i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')
+            } else {
+                b[i - 1] == b' ' || b[i - 1] == b'-'
+            };
+            if boundary && card_run_from(&b[..end], i) {
+                return true;
+            }
         }
         // `b[end]` is not in a run: the next run starts after it.
         floor = end;
@@ -1467,25 +1547,21 @@ fn has_card_digits(s: &str) -> bool {
     false
 }
 
-/// The longest run of digits in `b` whose consecutive digits are separated by
+/// Whether 13 digits follow from `b[i]` on, consecutive ones separated by
 /// at most one space or dash.
-fn card_digit_run(b: &[u8]) -> usize {
-    let mut best = 0;
+fn card_run_from(b: &[u8], mut i: usize) -> bool {
     let mut digits = 0;
-    let mut after_digit = false;
-    for &c in b {
-        if c.is_ascii_digit() {
-            digits += 1;
-            best = best.max(digits);
-            after_digit = true;
-        } else if after_digit && (c == b' ' || c == b'-') {
-            after_digit = false;
-        } else {
-            digits = 0;
-            after_digit = false;
+    while i < b.len() && b[i].is_ascii_digit() {
+        digits += 1;
+        if digits >= 13 {
+            return true;
+        }
+        i += 1;
+        if i + 1 < b.len() && (b[i] == b' ' || b[i] == b'-') && b[i + 1].is_ascii_digit() {
+            i += 1;
         }
     }
-    best
+    false
 }
 
 /// Pushes the parts of `span` outside earlier replacements (`done`, sorted by
@@ -2439,31 +2515,254 @@ mod tests {
 #[cfg(test)]
 mod tmp_probe {
     use super::*;
+    use std::time::Instant;
+    fn event() -> Value {
+        serde_json::json!({
+        "EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "WS-6439.corp.example.com",
+        "Provider_Name": "Microsoft-Windows-Sysmon", "EventRecordID": 1420010, "@timestamp": "2026-03-02T08:00:00.088499Z",
+        "RuleName": "-", "UtcTime": "2026-03-02 08:00:00.088", "ProcessGuid": "{0D6BF05B-AC83-1348-54B8-126DAE1C6393}",
+        "ProcessId": 20806, "Image": "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe",
+        "FileVersion": "119.0.2151.72", "Description": "Microsoft Edge", "Product": "Microsoft Edge",
+        "Company": "Microsoft Corporation", "OriginalFileName": "msedge.exe",
+        "CommandLine": "\"C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe\" --type=gpu-process --gpu-preferences=UAAAAAAAAADgAAAYAAAAAAAAAAAAAAAAAABgAAAAAAAwAAAAAAAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAA== --mojo-platform-channel-handle=2056 --field-trial-handle=1884,i,9876543210123456,1234567890,262144 /prefetch:2",
+        "CurrentDirectory": "C:\\Users\\ivan.petrov\\", "User": "CORP\\ivan.petrov",
+        "LogonGuid": "{0D6BF05B-1F2E-6560-3B7A-0D0000000000}", "LogonId": "0xd7a3b", "TerminalSessionId": 1,
+        "IntegrityLevel": "Medium", "Hashes": "SHA256=A24E636B64EEC6E58E9BD300B43229D92E4D5E3DC1E37E38D96A7EAA3B18AF5B",
+        "ParentProcessGuid": "{0D6BF05B-AB11-1348-1FB8-126DAE1C6100}", "ParentProcessId": 7257,
+        "ParentImage": "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe",
+        "ParentCommandLine": "\"C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe\" --profile-directory=Default",
+        "ParentUser": "CORP\\ivan.petrov"
+        })
+    }
+    fn time(label: &str, n: usize, mut f: impl FnMut() -> usize) {
+        let mut acc = 0;
+        for _ in 0..n / 10 {
+            acc += f();
+        }
+        let t = Instant::now();
+        for _ in 0..n {
+            acc += f();
+        }
+        eprintln!(
+            "{label}: {:.1} ns/iter ({acc})",
+            t.elapsed().as_nanos() as f64 / n as f64
+        );
+    }
     #[test]
     fn probe() {
-        let strs = [
-            "Microsoft-Windows-Sysmon/Operational", "WS-6439.corp.example.com", "2026-03-02T08:00:00.088499Z",
-            "{0D6BF05B-AC83-1348-54B8-126DAE1C6393}",
-            "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe", "119.0.2151.72", "Microsoft Edge",
-            "\"C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe\" --type=gpu-process --gpu-preferences=UAAAAAAAAADgAAAYAAAAAAAAAAAAAAAAAABgAAAAAAAwAAAAAAAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAA== --mojo-platform-channel-handle=2056 --field-trial-handle=1884,i,9876543210123456,1234567890,262144 /prefetch:2",
-            "C:\\Users\\ivan.petrov\\", "CORP\\ivan.petrov",
-            "SHA256=A24E636B64EEC6E58E9BD300B43229D92E4D5E3DC1E37E38D96A7EAA3B18AF5B",
-            "net use \\\\fs01\\c$ /user:CORP\\svc_backup Bkp!2024pw /persistent:no",
-        ];
-        eprintln!(
-            "{} gates, {:?}",
-            SCANNER.gates.patterns_len(),
-            format!("{:?}", SCANNER.gates).contains("prefilter: true")
-        );
-        for s in strs {
-            let mut lower = String::new();
-            let c = SCANNER.candidates(s, &mut lower);
-            let names: Vec<_> = (0..64)
-                .filter(|i| c >> i & 1 == 1)
-                .map(|i| SCANNER.patterns[i].name)
-                .collect();
-            let lits: Vec<_> = SCANNER.gates.find_iter(&lower).map(|m| &s[m.range()]).collect();
-            eprintln!("{s:.40?}: gates {lits:?} -> {names:?}");
+        let ev = event();
+        let map = ev.as_object().unwrap();
+        let strs: Vec<&str> = map.values().filter_map(|v| v.as_str()).collect();
+        let keys: Vec<&str> = map.keys().map(|k| k.as_str()).collect();
+        let bytes: usize = strs.iter().map(|s| s.len()).sum();
+        eprintln!("{} strings, {} bytes, {} keys", strs.len(), bytes, keys.len());
+        let sc = &*SCANNER;
+        let n = 20000;
+        time("gates find (whole strings)", n, || {
+            strs.iter().map(|s| sc.gates.find(*s).is_some() as usize).sum()
+        });
+        {
+            let mut gates: Vec<String> = Vec::new();
+            for pat in sc.patterns.iter() {
+                if let Some(lits) = pat.need.iter().find_map(|a| match a {
+                    Lit(l) => Some(*l),
+                    _ => None,
+                }) {
+                    for lit in lits {
+                        let g = GATE_FRAGMENTS
+                            .iter()
+                            .find(|f| lit.contains(*f))
+                            .unwrap_or(lit)
+                            .to_string();
+                        if !gates.contains(&g) {
+                            gates.push(g);
+                        }
+                    }
+                }
+            }
+            let ac_std = AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .kind(Some(AhoCorasickKind::DFA))
+                .prefilter(false)
+                .build(&gates)
+                .unwrap();
+            time("AC std ci dfa find", n, || {
+                strs.iter().map(|s| ac_std.find(*s).is_some() as usize).sum()
+            });
+            time("AC std ci dfa is_match", n, || {
+                strs.iter().map(|s| ac_std.is_match(*s) as usize).sum()
+            });
+            let ac_cs = AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::DFA))
+                .prefilter(false)
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&gates)
+                .unwrap();
+            time("AC LL cs dfa on lowercase", n, || {
+                let mut l = String::new();
+                strs.iter()
+                    .map(|s| {
+                        l.clear();
+                        l.push_str(s);
+                        l.make_ascii_lowercase();
+                        ac_cs.find(&l).is_some() as usize
+                    })
+                    .sum()
+            });
+            let ac_nfa = AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .prefilter(false)
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&gates)
+                .unwrap();
+            time("AC LL ci contiguous nfa", n, || {
+                strs.iter().map(|s| ac_nfa.find(*s).is_some() as usize).sum()
+            });
+            let mut sorted = gates.clone();
+            sorted.sort_by_key(|g| std::cmp::Reverse(g.len()));
+            let alt: Vec<String> = sorted.iter().map(|g| regex::escape(g)).collect();
+            let re = regex::bytes::Regex::new(&format!("(?i-u){}", alt.join("|"))).unwrap();
+            time("regex bytes alt find", n, || {
+                strs.iter().map(|s| re.find(s.as_bytes()).is_some() as usize).sum()
+            });
+            time("regex bytes alt is_match", n, || {
+                strs.iter().map(|s| re.is_match(s.as_bytes()) as usize).sum()
+            });
+            let re2 = regex::Regex::new(&format!("(?i){}", alt.join("|"))).unwrap();
+            time("regex str alt find", n, || {
+                strs.iter().map(|s| re2.find(s).is_some() as usize).sum()
+            });
+            eprintln!("{} gates", gates.len());
+            for (label, gs) in [
+                ("all", gates.clone()),
+                (
+                    "len>=3",
+                    gates.iter().filter(|g| g.len() >= 3).cloned().collect::<Vec<_>>(),
+                ),
+                (
+                    "len>=4",
+                    gates.iter().filter(|g| g.len() >= 4).cloned().collect::<Vec<_>>(),
+                ),
+                (
+                    "first32",
+                    gates
+                        .iter()
+                        .filter(|g| g.len() >= 3)
+                        .take(32)
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                ),
+            ] {
+                let mut cfg = aho_corasick::packed::Config::new();
+                cfg.match_kind(aho_corasick::packed::MatchKind::LeftmostLongest)
+                    .heuristic_pattern_limits(false);
+                let mut b = cfg.builder();
+                b.extend(gs.iter());
+                let Some(ps) = b.build() else {
+                    eprintln!("{label}: no packed");
+                    continue;
+                };
+                time(
+                    &format!(
+                        "packed {label} ({} pats, minlen {}) lower+find",
+                        gs.len(),
+                        ps.minimum_len()
+                    ),
+                    n,
+                    || {
+                        let mut l = String::new();
+                        strs.iter()
+                            .map(|s| {
+                                l.clear();
+                                l.push_str(s);
+                                l.make_ascii_lowercase();
+                                ps.find(&l).is_some() as usize
+                            })
+                            .sum()
+                    },
+                );
+                time(&format!("packed {label} find-all-starts"), n, || {
+                    let mut l = String::new();
+                    strs.iter()
+                        .map(|s| {
+                            l.clear();
+                            l.push_str(s);
+                            l.make_ascii_lowercase();
+                            let mut at = 0;
+                            let mut c = 0;
+                            while let Some(m) = ps.find_in(&l, aho_corasick::Span::from(at..l.len())) {
+                                c += 1;
+                                at = m.start() + 1;
+                            }
+                            c
+                        })
+                        .sum()
+                });
+            }
+            time("lowercase copy only", n, || {
+                let mut l = String::new();
+                strs.iter()
+                    .map(|s| {
+                        l.clear();
+                        l.push_str(s);
+                        l.make_ascii_lowercase();
+                        l.len()
+                    })
+                    .sum()
+            });
         }
+        let joined: String = strs.concat();
+        time("gates find joined (one call)", n, || {
+            sc.gates.find(joined.as_str()).is_some() as usize
+        });
+        time("gates find joined x24 calls of 40B", n, || {
+            joined
+                .as_bytes()
+                .chunks(40)
+                .map(|c| sc.gates.find(c).is_some() as usize)
+                .sum()
+        });
+        time("gates find 24 tiny calls", n, || {
+            (0..24).map(|_| sc.gates.find("ab").is_some() as usize).sum()
+        });
+        time("candidates", n, || {
+            let mut l = String::new();
+            strs.iter()
+                .map(|s| sc.candidates(s, &mut l).count_ones() as usize)
+                .sum()
+        });
+        time("find_secret_spans", n, || {
+            let mut sc2 = Scratch::default();
+            strs.iter().map(|s| sc.find_secret_spans(s, &mut sc2).len()).sum()
+        });
+        time("has_card_digits", n, || {
+            strs.iter().map(|s| has_card_digits(s) as usize).sum()
+        });
+        time("memchr @", n, || {
+            strs.iter().map(|s| s.as_bytes().contains(&b'@') as usize).sum()
+        });
+        time("is_ascii", n, || strs.iter().map(|s| s.is_ascii() as usize).sum());
+        let r = Redactor::default_on();
+        time("classify_name", n, || {
+            keys.iter().map(|k| r.classify_name(k).is_some() as usize).sum()
+        });
+        time("name AC normalized", n, || {
+            keys.iter()
+                .map(|k| with_normalized(k, |b| NAME_PARTS_AC.is_match(b)) as usize)
+                .sum()
+        });
+        time("normalize only", n, || {
+            keys.iter().map(|k| with_normalized(k, |b| b.len())).sum()
+        });
+        time("pair key", n, || r.secret_pair_value_key(map).is_some() as usize);
+        time("redact clone", n, || {
+            let mut v = ev.clone();
+            r.redact(&mut v)
+        });
+        time("clone", n, || {
+            let v = ev.clone();
+            v.is_object() as usize
+        });
     }
 }

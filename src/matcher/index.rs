@@ -52,6 +52,8 @@ struct TextIndex {
     /// `endswith` literals (and globs that end with a literal), walked backward.
     suffix: ByteTrie<Anchored>,
     literals: Vec<String>,
+    /// Length of the longest literal in bytes.
+    longest: usize,
     hits: Vec<Vec<Hit>>,
     ac: Option<AhoCorasick>,
     globs: Vec<Glob>,
@@ -103,6 +105,7 @@ impl TextIndex {
         if self.literals.is_empty() {
             return Ok(());
         }
+        self.longest = self.literals.iter().map(String::len).max().unwrap_or(0);
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .ascii_case_insensitive(self.fold)
@@ -147,10 +150,13 @@ impl TextIndex {
             // Most values hold none of the literals: a leftmost search skips
             // ahead with the automaton's prefilter; only a hit pays for the
             // overlapping scan that finds every literal.
-            if !ac.is_match(text) {
+            let Some(first) = ac.find(text) else {
                 return self.scan_always(text, s);
-            }
-            for m in ac.find_overlapping_iter(text) {
+            };
+            // No match ends before the first one found, so none starts
+            // before its end minus the longest literal.
+            let from = first.end().saturating_sub(self.longest);
+            for m in ac.find_overlapping_iter(aho_corasick::Input::new(text).range(from..)) {
                 for hit in &self.hits[m.pattern().as_usize()] {
                     match *hit {
                         Hit::Anywhere(a) => s.set(a),
