@@ -12,7 +12,7 @@ use std::collections::BinaryHeap;
 
 use rustc_hash::FxHashMap;
 
-use super::window::{Fire, GroupState, HitData, Seq};
+use super::window::{Fire, GroupState, HitData};
 use super::CorrelationSet;
 
 /// A hit routed to a shard.
@@ -62,9 +62,6 @@ pub struct ShardStats {
     pub evicted: u64,
 }
 
-/// (last hit time, its position, correlation, group): eviction order.
-type Touch = (i64, Seq, u32, Box<str>);
-
 pub struct Shard {
     pending: BinaryHeap<Reverse<Hit>>,
     /// Per correlation: group → state.
@@ -75,8 +72,6 @@ pub struct Shard {
     pub stats: ShardStats,
     max_groups: usize,
     tracked: usize,
-    /// Last-touched order for eviction under the global cap.
-    touch: BinaryHeap<Reverse<Touch>>,
 }
 
 impl Shard {
@@ -88,7 +83,6 @@ impl Shard {
             stats: ShardStats::default(),
             max_groups: max_groups.max(1),
             tracked: 0,
-            touch: BinaryHeap::new(),
         }
     }
 
@@ -148,8 +142,7 @@ impl Shard {
                 fire,
             });
         }
-        self.touch.push(Reverse((h.data.time, h.data.seq, h.corr, h.group)));
-        self.enforce_cap(out);
+        self.enforce_cap(set);
     }
 
     /// Judges complete windows and drops expired sliding state of `layer` whose deadline ≤ `t`.
@@ -188,13 +181,15 @@ impl Shard {
         self.timers.extend(later);
     }
 
-    /// Evicts the least recently touched groups beyond the global cap.
-    fn enforce_cap(&mut self, _out: &mut [Firing]) {
+    /// Evicts the groups with the earliest deadline (the least recently
+    /// updated) beyond the global cap. Evictions are counted, never silent.
+    fn enforce_cap(&mut self, set: &CorrelationSet) {
         while self.tracked > self.max_groups {
-            let Some(Reverse((_, _, corr, group))) = self.touch.pop() else {
-                return;
-            };
-            if self.groups[corr as usize].remove(&group).is_some() {
+            let Some(Reverse((deadline, corr, group))) = self.timers.pop() else { return };
+            let spec = &set.specs[corr as usize].window;
+            let groups = &mut self.groups[corr as usize];
+            if groups.get(&group).is_some_and(|st| st.deadline(spec) == deadline) {
+                groups.remove(&group);
                 self.tracked -= 1;
                 self.stats.evicted += 1;
             }
