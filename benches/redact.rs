@@ -1,8 +1,8 @@
 //! Cost of redacting one alert's evidence (`Redactor::redact` on the event's
 //! JSON value), the per-alert step of `MatchContext::alert`.
 //!
-//! - `redact/sysmon1_clean`: a ~1.3 KB Sysmon process-creation event
-//!   (EventID 1, 28 fields, 22 of them strings) with no secret in it.
+//! - `redact/sysmon1_clean`: a ~1.5 KB Sysmon process-creation event
+//!   (EventID 1, 29 fields, 24 of them strings) with no secret in it.
 //! - `redact/sysmon1_password`: the same event running
 //!   `net use … /user:CORP\svc_backup <password>` (one secret in CommandLine).
 //! - `redact/cloudtrail_session_token`: a CloudTrail `AssumeRole` record whose
@@ -16,9 +16,8 @@
 //!   same loop without the redaction: subtract it. Throughput is in events.
 //!
 //! The single-event benchmarks redact a fresh clone of the event, made just
-//! before the timed call (`BatchSize::PerIteration`: as in the pipeline, the
-//! value is hot in cache; with large batches of clones made in advance, cache
-//! misses on the cold clones dominate the figure).
+//! before the timed call and not timed (`BatchSize::PerIteration`: as in the
+//! pipeline, where `to_json` has just built the value, it is hot in cache).
 //!
 //! `cargo bench --bench redact`; see `benches/README.md` for measured figures.
 

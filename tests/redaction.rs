@@ -620,6 +620,76 @@ fn redact_str_replaces_only_the_secret() {
     assert_eq!(r.redact_str("whoami /all"), None);
 }
 
+/// The prefilter that skips patterns compares their literals ASCII-case-
+/// insensitively; the patterns themselves are Unicode-case-insensitive. Odd
+/// spellings must still be found.
+#[test]
+fn odd_case_and_unicode_case_folding_spellings_are_found() {
+    let r = Redactor::default_on();
+    for (input, expected) in [
+        ("PASSWORD=hunter2", "PASSWORD=[REDACTED]"),
+        ("pAsSwOrD=hunter2", "pAsSwOrD=[REDACTED]"),
+        // `ſ` (long s) and `K` (Kelvin sign) match `s` and `k` case-insensitively.
+        ("pa\u{17F}\u{17F}word=hunter2", "pa\u{17F}\u{17F}word=[REDACTED]"),
+        ("to\u{212A}en=abc123", "to\u{212A}en=[REDACTED]"),
+        (
+            "NET USE \\\\fs01\\c$ /USER:corp\\bob Hunter2!",
+            "NET USE \\\\fs01\\c$ /USER:corp\\bob [REDACTED]",
+        ),
+        (
+            "Product: Microsoft® Windows® — password=hunter2",
+            "Product: Microsoft® Windows® — password=[REDACTED]",
+        ),
+    ] {
+        assert_eq!(r.redact_str(input).as_deref(), Some(expected), "{input:?}");
+    }
+}
+
+/// A full Sysmon process-creation event (the benchmark's): nothing in it is
+/// a secret, and repeated redaction on one thread, then on another, gives
+/// the same answers (field-name classifications are remembered per thread).
+#[test]
+fn sysmon_process_creation_is_untouched_and_its_password_variant_redacted() {
+    let clean = json!({
+        "EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "WS-6439.corp.example.com",
+        "Provider_Name": "Microsoft-Windows-Sysmon", "EventRecordID": 1420010,
+        "@timestamp": "2026-03-02T08:00:00.088499Z", "RuleName": "-", "UtcTime": "2026-03-02 08:00:00.088",
+        "ProcessGuid": "{0D6BF05B-AC83-1348-54B8-126DAE1C6393}", "ProcessId": 20806,
+        "Image": "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe", "FileVersion": "119.0.2151.72",
+        "Description": "Microsoft Edge", "Product": "Microsoft Edge", "Company": "Microsoft Corporation",
+        "OriginalFileName": "msedge.exe",
+        "CommandLine": "\"C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe\" --type=gpu-process --field-trial-handle=1884,i,9876543210123456,1234567890,262144 /prefetch:2",
+        "CurrentDirectory": "C:\\Users\\ivan.petrov\\", "User": "CORP\\ivan.petrov",
+        "LogonGuid": "{0D6BF05B-1F2E-6560-3B7A-0D0000000000}", "LogonId": "0xd7a3b", "TerminalSessionId": 1,
+        "IntegrityLevel": "Medium", "Hashes": "SHA256=A24E636B64EEC6E58E9BD300B43229D92E4D5E3DC1E37E38D96A7EAA3B18AF5B",
+        "ParentProcessGuid": "{0D6BF05B-AB11-1348-1FB8-126DAE1C6100}", "ParentProcessId": 7257,
+        "ParentImage": "C:\\Windows\\System32\\svchost.exe", "ParentCommandLine": "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Appinfo",
+        "ParentUser": "NT AUTHORITY\\SYSTEM"
+    });
+    let mut with_password = clean.clone();
+    with_password["CommandLine"] = json!("net use \\\\fs01\\c$ /user:CORP\\svc_backup Bkp!2024pw /persistent:no");
+    let r = Redactor::default_on();
+    let check = |r: &Redactor| {
+        for _ in 0..3 {
+            let mut v = clean.clone();
+            assert_eq!(r.redact(&mut v), 0, "{v:#}");
+            assert_eq!(v, clean);
+            let mut v = with_password.clone();
+            assert_eq!(r.redact(&mut v), 1, "{v:#}");
+            assert_eq!(
+                v["CommandLine"],
+                "net use \\\\fs01\\c$ /user:CORP\\svc_backup [REDACTED] /persistent:no"
+            );
+            v["CommandLine"] = with_password["CommandLine"].clone();
+            assert_eq!(v, with_password);
+        }
+    };
+    check(&r);
+    std::thread::scope(|s| {
+        s.spawn(|| check(&r));
+    });
+}
+
 #[test]
 fn hash_mode_is_deterministic_and_key_dependent() {
     let hash = |key: &str| {
