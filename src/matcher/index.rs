@@ -47,6 +47,10 @@ struct TextIndex {
     fold: bool,
     /// Exact values by the hash of their (folded) bytes.
     exact: FxHashMap<u64, Vec<ExactEntry>>,
+    /// Byte lengths of the exact values (bit n: some value has length n;
+    /// bit 255: some value is 255 bytes or longer): most values are skipped
+    /// without hashing them.
+    exact_lens: [u64; 4],
     /// `startswith` literals (and globs that begin with a literal), walked forward.
     prefix: ByteTrie<Anchored>,
     /// `endswith` literals (and globs that end with a literal), walked backward.
@@ -64,6 +68,8 @@ struct TextIndex {
 impl TextIndex {
     fn add(&mut self, atom: AtomId, glob: Glob) {
         if let Some(exact) = glob.exact() {
+            let n = exact.len().min(255);
+            self.exact_lens[n / 64] |= 1 << (n % 64);
             let bucket = self.exact.entry(hash_bytes(exact.as_bytes(), false)).or_default();
             match bucket.iter_mut().find(|(k, _)| **k == *exact) {
                 Some((_, atoms)) => atoms.push(atom),
@@ -124,7 +130,9 @@ impl TextIndex {
 
     fn scan(&self, text: &str, s: &mut Scratch) {
         let fold = self.fold;
-        if let Some(bucket) = self.exact.get(&hash_bytes(text.as_bytes(), fold)) {
+        let n = text.len().min(255);
+        let maybe_exact = self.exact_lens[n / 64] & (1 << (n % 64)) != 0;
+        if let Some(bucket) = maybe_exact.then(|| self.exact.get(&hash_bytes(text.as_bytes(), fold))).flatten() {
             for (k, atoms) in bucket {
                 if (fold && k.eq_ignore_ascii_case(text)) || **k == *text {
                     atoms.iter().for_each(|&a| s.set(a));
