@@ -141,7 +141,8 @@ fn bench_decode_match(c: &mut Criterion) {
         .into_iter()
         .map(Arc::new)
         .collect();
-    det.correlations = Arc::new(tocsin::correlate::CorrelationSet::build(&shipped.rules, &corrs).expect("shipped correlations link"));
+    det.correlations =
+        Arc::new(tocsin::correlate::CorrelationSet::build(&shipped.rules, &corrs).expect("shipped correlations link"));
     let det = Arc::new(det);
     let wlb = generate(Shape::Winlogbeat);
     describe("shipped", &det, &wlb, shipped_cfg.input.max_event_bytes);

@@ -185,7 +185,9 @@ impl Shard {
     /// updated) beyond the global cap. Evictions are counted, never silent.
     fn enforce_cap(&mut self, set: &CorrelationSet) {
         while self.tracked > self.max_groups {
-            let Some(Reverse((deadline, corr, group))) = self.timers.pop() else { return };
+            let Some(Reverse((deadline, corr, group))) = self.timers.pop() else {
+                return;
+            };
             let spec = &set.specs[corr as usize].window;
             let groups = &mut self.groups[corr as usize];
             if groups.get(&group).is_some_and(|st| st.deadline(spec) == deadline) {

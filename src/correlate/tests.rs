@@ -332,3 +332,63 @@ fn global_cap_evicts_oldest_groups() {
     assert!(c.tracked_groups() <= 10);
     assert_eq!(c.stats().evicted, 90);
 }
+
+#[test]
+fn temporal_needs_every_rule_in_any_order_within_the_span() {
+    let mut c = corr(
+        "t",
+        CorrelationType::Temporal,
+        &["a", "b"],
+        &["user"],
+        60_000,
+        &[(CmpOp::Gte, 2.0)],
+        None,
+    );
+    Arc::make_mut(&mut c).generate = true;
+    let set = Arc::new(CorrelationSet::build(&[rule("a"), rule("b")], &[c]).unwrap());
+    // b then a within a minute: fires; a then b two minutes apart: does not.
+    let hits = vec![hit(0, "x", 0, 0, 1, None), hit(0, "x", 30 * S, 1, 0, None)];
+    assert_eq!(run(&set, 1, &hits, 0).len(), 1);
+    let hits = vec![hit(0, "y", 0, 0, 0, None), hit(0, "y", 2 * MIN, 1, 1, None)];
+    assert!(run(&set, 1, &hits, 0).is_empty());
+}
+
+#[test]
+fn value_sum_and_avg_aggregate_the_field() {
+    let sum = corr(
+        "s",
+        CorrelationType::ValueSum,
+        &["x"],
+        &["user"],
+        600_000,
+        &[(CmpOp::Gt, 1000.0)],
+        Some("bytes"),
+    );
+    let set = Arc::new(CorrelationSet::build(&[rule("x")], &[sum]).unwrap());
+    let hits: Vec<_> = [400, 300, 200, 200]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| hit(0, "u", i as i64 * S, i as u64, 0, Some(&b.to_string())))
+        .collect();
+    let out = run(&set, 1, &hits, 0);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].3, 1100.0, "fires at the hit that first exceeds 1000");
+    let avg = corr(
+        "a",
+        CorrelationType::ValueAvg,
+        &["x"],
+        &["user"],
+        600_000,
+        &[(CmpOp::Gte, 300.0)],
+        Some("bytes"),
+    );
+    let set = Arc::new(CorrelationSet::build(&[rule("x")], &[avg]).unwrap());
+    let hits: Vec<_> = [100, 200, 600]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| hit(0, "u", i as i64 * S, i as u64, 0, Some(&b.to_string())))
+        .collect();
+    let out = run(&set, 1, &hits, 0);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].3, 300.0);
+}

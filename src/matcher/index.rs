@@ -132,7 +132,10 @@ impl TextIndex {
         let fold = self.fold;
         let n = text.len().min(255);
         let maybe_exact = self.exact_lens[n / 64] & (1 << (n % 64)) != 0;
-        if let Some(bucket) = maybe_exact.then(|| self.exact.get(&hash_bytes(text.as_bytes(), fold))).flatten() {
+        if let Some(bucket) = maybe_exact
+            .then(|| self.exact.get(&hash_bytes(text.as_bytes(), fold)))
+            .flatten()
+        {
             for (k, atoms) in bucket {
                 if (fold && k.eq_ignore_ascii_case(text)) || **k == *text {
                     atoms.iter().for_each(|&a| s.set(a));
