@@ -80,6 +80,15 @@ struct Core {
     partitions: HashMap<String, u32>,
     partition_names: Vec<Position>,
     stats: Stats,
+    /// Open suppressed alerts: (correlation, group) → the first alert and the firings folded into it.
+    open: HashMap<(u32, Vec<Option<String>>), OpenAlert>,
+}
+
+/// An alert whose suppression period is running.
+struct OpenAlert {
+    alert: Alert,
+    /// Event time (ns) of the first firing: the period runs from here.
+    since: i64,
 }
 
 impl Processor {
@@ -110,6 +119,7 @@ impl Processor {
                 partitions: HashMap::new(),
                 partition_names: Vec::new(),
                 stats: Stats::default(),
+                open: HashMap::new(),
             },
         }
     }
@@ -311,13 +321,44 @@ impl Core {
 
     fn emit(&mut self, firings: Vec<Firing>, out: &mut dyn Output) -> std::io::Result<()> {
         for f in firings.into_iter().filter(|f| f.publish) {
-            let alert = self.correlation_alert(&f);
-            self.stats.correlation_alerts += 1;
-            self.stats.alerts += 1;
+            let alert = match self.suppress(&f) {
+                Some(update) => update,
+                None => {
+                    self.stats.correlation_alerts += 1;
+                    self.stats.alerts += 1;
+                    self.correlation_alert(&f)
+                }
+            };
             *self.stats.rule_alerts.entry(alert.rule.id.clone()).or_default() += 1;
             out.alert(&alert)?;
         }
         Ok(())
+    }
+
+    /// `tocsin: {suppress: 30m}`: a repeat firing of the same group inside the
+    /// period folds into the open alert, re-emitted as an update with the same
+    /// `alert_id`, the summed `count` and `updates` incremented. Returns the
+    /// update, or `None` when the firing opens a new alert.
+    fn suppress(&mut self, f: &Firing) -> Option<Alert> {
+        let period = self.detector.correlations.specs[f.corr as usize].suppress_ns?;
+        let key = (f.corr, f.group.clone());
+        let t = f.fire.last.0;
+        if let Some(open) = self.open.get_mut(&key) {
+            if t.saturating_sub(open.since) < period {
+                let a = &mut open.alert;
+                a.count += f.fire.value as u64;
+                a.updates += 1;
+                a.last_event_time = Some(rfc3339(t as i128));
+                if let Some(w) = &mut a.window {
+                    w.end = rfc3339(f.fire.window_end as i128);
+                }
+                return Some(a.clone());
+            }
+        }
+        let alert = self.correlation_alert(f);
+        self.open.insert(key, OpenAlert { alert, since: t });
+        self.open.retain(|_, o| t.saturating_sub(o.since) < period);
+        None
     }
 
     fn position(&self, s: crate::correlate::window::Seq) -> Position {
@@ -397,6 +438,7 @@ impl Core {
             value: value_type.then_some(f.fire.value),
             contributing_rules,
             evidence_refs: f.fire.evidence.iter().map(|e| self.position(e.1)).collect(),
+            updates: 0,
         }
     }
 }
@@ -453,6 +495,7 @@ impl MatchContext<'_, '_, '_> {
             value: None,
             contributing_rules: Vec::new(),
             evidence_refs: Vec::new(),
+            updates: 0,
         }
     }
 }

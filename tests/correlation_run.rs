@@ -192,3 +192,46 @@ fn late_events_are_dead_lettered_with_reason_late() {
     assert_eq!(dead[0]["reason"], "late");
     assert_eq!(dead[0]["source"]["line"], 52);
 }
+
+#[test]
+fn suppression_folds_repeat_firings_into_one_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    // 20 failures for one user within ten minutes: `gte: 5` fires four times.
+    let events: Vec<_> = (0..20)
+        .map(|i| (1_700_000_000 + i * 20, "mallory".to_string(), 4625))
+        .collect();
+    let f = dir.path().join("burst.ndjson");
+    fs::write(&f, events.iter().map(line).collect::<Vec<_>>().join("\n")).unwrap();
+    let (plain, _) = run(dir.path(), &[&f], &[]);
+    assert_eq!(correlation_ids(&plain).len(), 4, "without suppression: four alerts");
+
+    let rules = dir.path().join("suppressed.yml");
+    fs::write(
+        &rules,
+        RULES.replace("generate: true", "generate: true\ntocsin:\n    suppress: 30m"),
+    )
+    .unwrap();
+    let out = dir.path().join("s.ndjson");
+    let o = common::run(&[
+        "run",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--logsource",
+        "product=windows,service=security",
+        "--input",
+        f.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let alerts: Vec<_> = common::file_lines(&out)
+        .into_iter()
+        .filter(|a| a["kind"] == "correlation")
+        .collect();
+    assert_eq!(alerts.len(), 4, "one alert and three updates");
+    assert_eq!(correlation_ids(&alerts).len(), 1, "updates keep the alert id");
+    let last = alerts.last().unwrap();
+    assert_eq!(last["count"], 20);
+    assert_eq!(last["updates"], 3);
+    assert!(alerts[0].get("updates").is_none());
+}

@@ -109,6 +109,14 @@ pub struct Alert {
     /// Correlations: input positions of contributing events (oldest first, at most 8).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence_refs: Vec<Position>,
+    /// Suppression: how many repeat firings were folded into this alert (0 for a new alert;
+    /// an update carries the same `alert_id` with the summed `count`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub updates: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A correlation window, RFC 3339 UTC.
