@@ -47,23 +47,27 @@ pub struct RuleRef {
 }
 
 impl RuleRef {
-    pub fn of_correlation(rule: &crate::rules::ast::CorrelationRule) -> Self {
-        RuleRef {
-            id: rule.key().to_string(),
-            title: rule.title.clone(),
-            level: rule.level.map(|l| l.as_str()),
-            tags: rule.tags.clone(),
-            author: rule.author.clone(),
-        }
+    pub fn of(rule: &Rule) -> Self {
+        Self::new(rule.key(), &rule.title, rule.level, &rule.tags, &rule.author)
     }
 
-    pub fn of(rule: &Rule) -> Self {
+    pub fn of_correlation(rule: &crate::rules::ast::CorrelationRule) -> Self {
+        Self::new(rule.key(), &rule.title, rule.level, &rule.tags, &rule.author)
+    }
+
+    fn new(
+        id: &str,
+        title: &str,
+        level: Option<crate::rules::Level>,
+        tags: &[String],
+        author: &Option<String>,
+    ) -> Self {
         RuleRef {
-            id: rule.key().to_string(),
-            title: rule.title.clone(),
-            level: rule.level.map(|l| l.as_str()),
-            tags: rule.tags.clone(),
-            author: rule.author.clone(),
+            id: id.to_string(),
+            title: title.to_string(),
+            level: level.map(|l| l.as_str()),
+            tags: tags.to_vec(),
+            author: author.clone(),
         }
     }
 }

@@ -182,21 +182,19 @@ fn spec(rule: Arc<CorrelationRule>, refs: Vec<RefTarget>, layer: u8) -> CorrSpec
     }
 }
 
-/// `30s`, `10m`, `1h`, `2d`, `1w` → milliseconds.
+/// Durations of settings (`--allowed-lateness`, `tocsin: {suppress}`): the
+/// rule timespan syntax (`30s`, `10m`, `1h`, `2d`, `1w`), plus `ms` and zero.
 pub fn parse_duration_ms(s: &str) -> Option<u64> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let n: u64 = s[..split].parse().ok()?;
-    let unit = match &s[split..] {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "w" => 604_800_000,
-        _ => return None,
-    };
-    n.checked_mul(unit)
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms.parse().ok();
+    }
+    if s.len() > 1 && s[..s.len() - 1].bytes().all(|b| b == b'0') {
+        return crate::rules::parse::correlation::parse_timespan(&format!("1{}", &s[s.len() - 1..]))
+            .ok()
+            .map(|_| 0);
+    }
+    crate::rules::parse::correlation::parse_timespan(s).ok()
 }
 
 fn layers(refs: &[Vec<RefTarget>], corrs: &[Arc<CorrelationRule>]) -> Result<Vec<u8>, LinkError> {

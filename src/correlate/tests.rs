@@ -72,6 +72,11 @@ fn rule(id: &str) -> Arc<crate::rules::Rule> {
     Arc::new(rules.remove(0))
 }
 
+/// A set with one correlation over one detection rule.
+fn single(base: &str, c: Arc<CorrelationRule>) -> Arc<CorrelationSet> {
+    Arc::new(CorrelationSet::build(&[rule(base)], &[c]).expect("links"))
+}
+
 fn hit(corr: u32, group: &str, t: i64, seq: u64, rule: u8, value: Option<&str>) -> NewHit {
     NewHit {
         corr,
@@ -296,6 +301,16 @@ fn shard_count_and_shuffling_within_bound_do_not_change_firings() {
 }
 
 #[test]
+fn setting_durations_accept_zero_and_milliseconds() {
+    assert_eq!(parse_duration_ms("0s"), Some(0));
+    assert_eq!(parse_duration_ms("250ms"), Some(250));
+    assert_eq!(parse_duration_ms("30m"), Some(1_800_000));
+    assert_eq!(parse_duration_ms("1w"), Some(604_800_000));
+    assert_eq!(parse_duration_ms("10"), None);
+    assert_eq!(parse_duration_ms("5x"), None);
+}
+
+#[test]
 fn late_hits_are_refused_and_counted() {
     let set = brute_force_set();
     let mut c = Correlator::new(set, 2, 100, 0);
@@ -364,7 +379,7 @@ fn value_sum_and_avg_aggregate_the_field() {
         &[(CmpOp::Gt, 1000.0)],
         Some("bytes"),
     );
-    let set = Arc::new(CorrelationSet::build(&[rule("x")], &[sum]).unwrap());
+    let set = single("x", sum);
     let hits: Vec<_> = [400, 300, 200, 200]
         .iter()
         .enumerate()
@@ -382,7 +397,7 @@ fn value_sum_and_avg_aggregate_the_field() {
         &[(CmpOp::Gte, 300.0)],
         Some("bytes"),
     );
-    let set = Arc::new(CorrelationSet::build(&[rule("x")], &[avg]).unwrap());
+    let set = single("x", avg);
     let hits: Vec<_> = [100, 200, 600]
         .iter()
         .enumerate()

@@ -4,7 +4,6 @@
 
 use super::compile::{Expr, FieldRefAtom, LazyTest, Plan, Target, TrieNode};
 use super::index::FieldIndex;
-use super::pattern::RefMode;
 use super::scalar::{parse_ip, parse_number, time_part, Text};
 use super::scratch::Scratch;
 use super::AtomId;
@@ -28,7 +27,7 @@ impl Plan {
             }
         }
         for fr in &self.fieldrefs {
-            if field_ref_holds(fr, event, s) {
+            if field_ref_holds(fr, event) {
                 s.set(fr.atom);
             }
         }
@@ -157,28 +156,12 @@ fn scan_all_values(idx: &FieldIndex, value: ValueRef<'_, '_>, s: &mut Scratch) {
     }
 }
 
-pub(super) fn field_ref_holds(fr: &FieldRefAtom, event: ValueRef<'_, '_>, s: &mut Scratch) -> bool {
+pub(super) fn field_ref_holds(fr: &FieldRefAtom, event: ValueRef<'_, '_>) -> bool {
     let first = |paths: &[String]| paths.iter().find_map(|p| event.lookup(p)).and_then(|v| v.text());
     let (Some(left), Some(right)) = (first(&fr.left), first(&fr.right)) else {
         return false;
     };
-    let (l, r) = if fr.cased {
-        (left.as_str().to_string(), right.as_str().to_string())
-    } else {
-        let l = s.lowercase(left.as_str());
-        let r = l.clone();
-        s.recycle_lowercase(r);
-        let r = s.lowercase(right.as_str());
-        let out = (l, r.clone());
-        s.recycle_lowercase(r);
-        out
-    };
-    match fr.mode {
-        RefMode::Equals => l == r,
-        RefMode::Contains => l.contains(&r),
-        RefMode::StartsWith => l.starts_with(&r),
-        RefMode::EndsWith => l.ends_with(&r),
-    }
+    fr.mode.holds(left.as_str(), right.as_str(), fr.cased)
 }
 
 fn any_scalar(v: ValueRef<'_, '_>, f: &mut dyn FnMut(&Text<'_>) -> bool) -> bool {

@@ -114,6 +114,28 @@ pub enum RefMode {
     EndsWith,
 }
 
+impl RefMode {
+    /// Whether `value` relates to the referenced field's value `other`, case-folded unless `cased`.
+    pub fn holds(self, value: &str, other: &str, cased: bool) -> bool {
+        let (l, r) = (fold(value, cased), fold(other, cased));
+        match self {
+            RefMode::Equals => l == r,
+            RefMode::Contains => l.contains(r.as_ref()),
+            RefMode::StartsWith => l.starts_with(r.as_ref()),
+            RefMode::EndsWith => l.ends_with(r.as_ref()),
+        }
+    }
+}
+
+/// Lowercases only when there is something to lowercase.
+fn fold(t: &str, cased: bool) -> std::borrow::Cow<'_, str> {
+    if cased || !t.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
+        std::borrow::Cow::Borrowed(t)
+    } else {
+        std::borrow::Cow::Owned(t.to_lowercase())
+    }
+}
+
 /// One test on one event value. A value of a rule becomes an OR of these.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Pred {

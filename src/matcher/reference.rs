@@ -6,7 +6,7 @@
 //! same matches; any disagreement is a bug in the fast path.
 
 use super::compile::CompileOptions;
-use super::pattern::{compile_item, ItemTest, Pred, RefMode};
+use super::pattern::{compile_item, ItemTest, Pred};
 use super::scalar::{parse_ip, parse_number, time_part, Text};
 use crate::event::{Kind, ValueRef};
 use crate::rules::{Condition, FieldItem, Modifier, Rule};
@@ -102,17 +102,7 @@ fn pred(p: &Pred, t: &Text<'_>, ev: ValueRef<'_, '_>, o: &CompileOptions) -> boo
             let Some(other) = paths(field, o).iter().find_map(|p| ev.lookup(p)).and_then(|v| v.text()) else {
                 return false;
             };
-            let (l, r) = if *cased {
-                (s.to_string(), other.as_str().to_string())
-            } else {
-                (s.to_lowercase(), other.as_str().to_lowercase())
-            };
-            match mode {
-                RefMode::Equals => l == r,
-                RefMode::Contains => l.contains(&r),
-                RefMode::StartsWith => l.starts_with(&r),
-                RefMode::EndsWith => l.ends_with(&r),
-            }
+            mode.holds(s, other.as_str(), *cased)
         }
     }
 }
