@@ -15,7 +15,7 @@ use crate::alert::redact::Redactor;
 use crate::alert::{alert_id, rfc3339, Alert, AlertKind, Evidence, LogSourceRef, RuleRef, TimeSource, Window};
 use crate::correlate::watermark::Watermarks;
 use crate::correlate::window::HitData;
-use crate::correlate::{seq, unseq, Correlator, NewHit, Output as Firing};
+use crate::correlate::{seq, unseq, Correlator, NewHit, Output as Firing, Overflow};
 use crate::decode::JsonDecoder;
 use crate::detector::{Detector, SourcePlan};
 use crate::event::{Position, ValueRef};
@@ -32,6 +32,10 @@ pub struct Stats {
     pub alerts: u64,
     pub correlation_hits: u64,
     pub correlation_alerts: u64,
+    /// `state_overflow` meta-alerts raised (a cap evicted correlation state).
+    pub overflow_alerts: u64,
+    /// Correlation rule id → groups evicted by a state cap (as of the last flush).
+    pub correlation_evicted: BTreeMap<String, u64>,
     pub dead_letters: BTreeMap<&'static str, u64>,
     /// Rule id → alerts.
     pub rule_alerts: BTreeMap<String, u64>,
@@ -82,7 +86,13 @@ struct Core {
     stats: Stats,
     /// Open suppressed alerts: (correlation, group) → the first alert and the firings folded into it.
     open: HashMap<(u32, Vec<Option<String>>), OpenAlert>,
+    /// Records processed since the correlator last applied its hits.
+    since_flush: usize,
 }
+
+/// Records between correlator flushes: each flush is one barrier over the
+/// shard threads, so it is amortised over many records.
+pub const FLUSH_EVERY: usize = 4096;
 
 /// An alert whose suppression period is running.
 struct OpenAlert {
@@ -120,6 +130,7 @@ impl Processor {
                 partition_names: Vec::new(),
                 stats: Stats::default(),
                 open: HashMap::new(),
+                since_flush: 0,
             },
         }
     }
@@ -137,13 +148,21 @@ impl Processor {
     pub fn finish_partition(&mut self, pos: &Position, out: &mut dyn Output) -> std::io::Result<()> {
         let p = self.core.partition(pos);
         self.core.watermarks.finish(p);
-        self.core.advance(out)
+        self.core.observe_watermark();
+        self.flush(out)
+    }
+
+    /// Applies the correlation hits the watermark has passed and emits what
+    /// fired. Called every [`FLUSH_EVERY`] records and by sources at batch
+    /// ends; when it runs never changes which alerts are produced.
+    pub fn flush(&mut self, out: &mut dyn Output) -> std::io::Result<()> {
+        self.core.flush(out)
     }
 
     /// End of input: flushes every window.
     pub fn finish(&mut self, out: &mut dyn Output) -> std::io::Result<()> {
-        let firings = self.core.correlator.advance(i64::MAX);
-        self.core.emit(firings, out)
+        self.core.correlator.observe_watermark(i64::MAX);
+        self.flush(out)
     }
 
     pub fn late_hits(&self) -> u64 {
@@ -223,7 +242,12 @@ impl Processor {
         self.core
             .watermarks
             .observe(partition, time_ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64);
-        self.core.advance(out)
+        self.core.observe_watermark();
+        self.core.since_flush += 1;
+        if self.core.since_flush >= FLUSH_EVERY {
+            self.core.flush(out)?;
+        }
+        Ok(())
     }
 }
 
@@ -311,15 +335,30 @@ impl Core {
         (!late.is_empty()).then(|| late.join(", "))
     }
 
-    fn advance(&mut self, out: &mut dyn Output) -> std::io::Result<()> {
+    fn flush(&mut self, out: &mut dyn Output) -> std::io::Result<()> {
+        self.since_flush = 0;
         if self.detector.correlations.is_empty() {
             return Ok(());
         }
-        let firings = self.correlator.advance(self.watermarks.current());
+        let firings = self.correlator.flush();
+        let stats = self.correlator.stats();
+        for (spec, &n) in self.detector.correlations.specs.iter().zip(&stats.evicted_per_rule) {
+            if n > 0 {
+                self.stats.correlation_evicted.insert(spec.rule.key().to_string(), n);
+            }
+        }
         self.emit(firings, out)
     }
 
+    fn observe_watermark(&mut self) {
+        self.correlator.observe_watermark(self.watermarks.current());
+    }
+
     fn emit(&mut self, firings: Vec<Firing>, out: &mut dyn Output) -> std::io::Result<()> {
+        for o in self.correlator.take_overflows() {
+            self.stats.overflow_alerts += 1;
+            out.alert(&self.overflow_alert(&o))?;
+        }
         for f in firings.into_iter().filter(|f| f.publish) {
             let alert = match self.suppress(&f) {
                 Some(update) => update,
@@ -377,6 +416,30 @@ impl Core {
                 file: "?".into(),
                 line: offset,
             },
+        }
+    }
+
+    /// The `state_overflow` meta-alert: which rule lost state, from when, how much.
+    fn overflow_alert(&self, o: &Overflow) -> Alert {
+        let rule = &self.detector.correlations.specs[o.corr as usize].rule;
+        Alert {
+            alert_id: alert_id(AlertKind::StateOverflow, rule.key(), &[], o.first.0 as i128, b""),
+            kind: AlertKind::StateOverflow,
+            rule: RuleRef::of_correlation(rule),
+            event_time: rfc3339(o.first.0 as i128),
+            time_source: TimeSource::Event,
+            logsource: LogSourceRef::default(),
+            count: o.evicted,
+            group: serde_json::Map::new(),
+            source: self.position(o.first.1),
+            evidence: Vec::new(),
+            window: None,
+            first_event_time: None,
+            last_event_time: None,
+            value: None,
+            contributing_rules: Vec::new(),
+            evidence_refs: Vec::new(),
+            updates: 0,
         }
     }
 

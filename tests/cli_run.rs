@@ -8,22 +8,6 @@ use std::io::Write;
 
 use serde_json::Value;
 
-fn alert_schema() -> jsonschema::Validator {
-    let text = fs::read_to_string(common::repo().join("schemas/alert.schema.json")).unwrap();
-    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("valid schema")
-}
-
-fn assert_schema_valid(alerts: &[Value]) {
-    let schema = alert_schema();
-    for a in alerts {
-        let errors: Vec<String> = schema
-            .iter_errors(a)
-            .map(|e| format!("{e} at {}", e.instance_path))
-            .collect();
-        assert!(errors.is_empty(), "alert violates schema: {errors:?}\n{a}");
-    }
-}
-
 #[test]
 fn embedded_default_produces_the_expected_alerts() {
     let o = common::run(&["run"]);
@@ -62,7 +46,7 @@ fn embedded_default_produces_the_expected_alerts() {
         .unwrap();
     assert_eq!(spray["group"]["IpAddress"], "203.0.113.50");
     assert_eq!(spray["count"], 10);
-    assert_schema_valid(&alerts);
+    common::assert_schema_valid(&alerts);
     let admin = alerts
         .iter()
         .find(|a| a["rule"]["title"] == "Member Added to a Privileged Local or Domain Group")
@@ -143,7 +127,7 @@ fn malformed_lines_go_to_dead_letters_and_good_lines_still_alert() {
     let alerts = common::file_lines(&out);
     let lines: Vec<u64> = alerts.iter().map(|a| a["source"]["line"].as_u64().unwrap()).collect();
     assert_eq!(lines, vec![1, 8]);
-    assert_schema_valid(&alerts);
+    common::assert_schema_valid(&alerts);
     let dead = common::file_lines(&dl);
     let got: Vec<(u64, &str)> = dead
         .iter()

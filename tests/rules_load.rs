@@ -163,6 +163,18 @@ fn broken_cases() -> Vec<Broken> {
             kind: |k| *k == K::MissingKey("title".into()),
         },
         Broken {
+            file: "extension_typo.yml",
+            text: format!("{}tocsin:\n    supress: 10m\n", good("b19")),
+            line: 16,
+            kind: |k| matches!(k, K::InvalidKey { key, reason } if key == "tocsin.supress" && reason.contains("unknown key")),
+        },
+        Broken {
+            file: "extension_bad_duration.yml",
+            text: format!("{}tocsin:\n    suppress: 10 minutes\n", good("b20")),
+            line: 16,
+            kind: |k| matches!(k, K::InvalidKey { key, reason } if key == "tocsin.suppress" && reason.contains("not a duration")),
+        },
+        Broken {
             // Sorted after `good.yml`, so this is the second occurrence of the id.
             file: "zz_duplicate_id.yml",
             text: GOOD.to_string(),

@@ -21,6 +21,9 @@ pub enum AlertKind {
     Match,
     /// A correlation rule's condition was met over a window.
     Correlation,
+    /// Meta-alert: a cap evicted groups of a correlation rule, so detections
+    /// of that rule may have been missed (at most one per rule per hour of event time).
+    StateOverflow,
 }
 
 /// Where an event's time came from (recorded so analysts can trust or discount it).
@@ -169,14 +172,12 @@ pub fn alert_id(
         h.update((b.len() as u64).to_be_bytes());
         h.update(b);
     };
-    field(
-        &mut h,
-        if kind == AlertKind::Match {
-            b"match"
-        } else {
-            b"correlation"
-        },
-    );
+    let kind_name: &[u8] = match kind {
+        AlertKind::Match => b"match",
+        AlertKind::Correlation => b"correlation",
+        AlertKind::StateOverflow => b"state_overflow",
+    };
+    field(&mut h, kind_name);
     field(&mut h, rule_id.as_bytes());
     for (k, v) in group {
         field(&mut h, k.as_bytes());

@@ -48,9 +48,9 @@ pub struct RunArgs {
     /// Write the run summary as JSON to this file.
     #[arg(long)]
     pub summary_json: Option<PathBuf>,
-    /// Correlation shards (state partitions; results never depend on it).
-    #[arg(long, default_value_t = 1)]
-    pub shards: usize,
+    /// Correlation shard threads (default: the number of cores; results never depend on it).
+    #[arg(long)]
+    pub shards: Option<usize>,
     /// How far out of event-time order records may arrive (`5s`, `1m`, …).
     #[arg(long, default_value = "5s")]
     pub max_out_of_orderness: String,
@@ -185,7 +185,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         dead_letters: NdjsonWriter::new(writer(&args.dead_letter, true)?),
     };
     let corr = CorrelationConfig {
-        shards: args.shards.max(1),
+        shards: args
+            .shards
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .max(1),
         max_out_of_orderness_ns: duration_ns("--max-out-of-orderness", &args.max_out_of_orderness)?,
         allowed_lateness_ns: duration_ns("--allowed-lateness", &args.allowed_lateness)?,
         max_groups: args.max_groups.max(1),
@@ -300,6 +303,16 @@ fn print_summary(s: &Stats, secs: f64) {
     let _ = writeln!(e, "alerts             {:>12}", s.alerts);
     let _ = writeln!(e, "  correlation      {:>12}", s.correlation_alerts);
     let _ = writeln!(e, "correlation hits   {:>12}", s.correlation_hits);
+    if !s.correlation_evicted.is_empty() {
+        let _ = writeln!(
+            e,
+            "groups evicted by a state cap (state_overflow alerts: {}):",
+            s.overflow_alerts
+        );
+        for (rule, n) in &s.correlation_evicted {
+            let _ = writeln!(e, "  {n:>8}  {rule}");
+        }
+    }
     let _ = writeln!(e, "dead letters       {:>12}", s.dead_letter_total());
     for (reason, n) in &s.dead_letters {
         let _ = writeln!(e, "  {reason:<16} {n:>12}");

@@ -10,11 +10,13 @@
 //! made them fire, in order with its other hits.
 //!
 //! Modules: [`window`] (per-group state and firing rules), [`shard`] (buffer,
-//! order, timers, caps), [`watermark`] (per-partition event-time progress).
+//! order, timers, caps), `worker` (a thread per shard, bounded channels),
+//! [`watermark`] (per-partition event-time progress).
 
 pub mod shard;
 pub mod watermark;
 pub mod window;
+mod worker;
 
 #[cfg(test)]
 mod tests;
@@ -23,8 +25,9 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use shard::{Firing, Hit, Shard, ShardStats};
+use shard::{Evictions, Firing, Hit, Shard, ShardStats};
 use window::{HitData, Seq, WindowSpec};
+use worker::Worker;
 
 use crate::rules::ast::CorrelationRule;
 use crate::rules::Rule;
@@ -54,6 +57,8 @@ pub struct CorrSpec {
     pub value_fields: Vec<Option<String>>,
     /// `tocsin: {suppress: 30m}`: repeat firings of a group within this period fold into one alert.
     pub suppress_ns: Option<i64>,
+    /// `tocsin: {max_groups: N}`: this rule's own cap on tracked groups.
+    pub max_groups: Option<usize>,
 }
 
 /// All correlation rules of a rule set, with who feeds whom.
@@ -177,6 +182,12 @@ fn spec(rule: Arc<CorrelationRule>, refs: Vec<RefTarget>, layer: u8) -> CorrSpec
         group_fields,
         value_fields,
         suppress_ns,
+        max_groups: rule
+            .tocsin
+            .as_ref()
+            .and_then(|t| t.get("max_groups"))
+            .and_then(|v| v.as_u64())
+            .map(|n| n.max(1) as usize),
         refs,
         rule,
     }
@@ -252,15 +263,44 @@ pub struct Output {
     pub publish: bool,
 }
 
-/// Drives the shards deterministically (the threaded runner uses the same
-/// rounds); `shards` only changes where state lives, never the result.
+/// A correlation rule lost state to a cap: raised as a `state_overflow`
+/// meta-alert for the first eviction of the rule in each hour of event time
+/// ([`shard::OVERFLOW_PERIOD_NS`]); every eviction is counted in the stats.
+/// Deterministic for a given shard count: shards report their first eviction
+/// per period, and a flush only holds hits before anything later flushes hold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Overflow {
+    pub corr: u32,
+    /// Event time and position of the hit whose new group forced the eviction.
+    pub first: (i64, Seq),
+    /// Groups that hit evicted.
+    pub evicted: u64,
+}
+
+/// Coordinates the shard workers. Hits are routed by
+/// `hash(correlation, group)`; each advance runs layer by layer with a barrier
+/// per layer, and firings are ordered by (event time, correlation, group), so
+/// `shards` changes where state lives and how much runs in parallel, never
+/// the firings (evictions by a cap are per shard; see [`Overflow`]).
 pub struct Correlator {
     pub set: Arc<CorrelationSet>,
-    shards: Vec<Shard>,
+    workers: Vec<Worker>,
+    /// Hits per shard not yet sent.
+    outbox: Vec<Vec<Hit>>,
+    /// Watermark (minus the allowed lateness) admitted: hits at or before it are late.
+    target: i64,
     applied: i64,
     lateness: i64,
     pub late: u64,
+    /// The shards' counters as of their last advance.
+    shard_stats: Vec<ShardStats>,
+    /// Per correlation: the overflow period of its last meta-alert.
+    overflow: Vec<Option<i64>>,
+    overflows: Vec<Overflow>,
 }
+
+/// Hits sent to a worker at a time.
+const BATCH: usize = 512;
 
 /// Group values travel joined by the unit separator.
 const SEP: char = '\u{1f}';
@@ -290,21 +330,36 @@ fn split(group: &str, n: usize) -> Vec<Option<String>> {
 }
 
 impl Correlator {
+    /// `max_groups` is the global cap; a rule's `tocsin: {max_groups: N}` caps
+    /// it alone. Both are divided evenly among the shards.
     pub fn new(set: Arc<CorrelationSet>, shards: usize, max_groups: usize, allowed_lateness_ns: i64) -> Self {
         let n = shards.max(1);
         let per_shard = max_groups.div_ceil(n).max(1);
+        let caps: Vec<usize> = set
+            .specs
+            .iter()
+            .map(|s| s.max_groups.map_or(usize::MAX, |m| m.div_ceil(n).max(1)))
+            .collect();
+        let workers = (0..n)
+            .map(|i| Worker::spawn(i, set.clone(), Shard::new(&set, per_shard, caps.clone())))
+            .collect();
         Correlator {
-            shards: (0..n).map(|_| Shard::new(&set, per_shard)).collect(),
-            set,
+            workers,
+            outbox: vec![Vec::new(); n],
+            target: i64::MIN,
             applied: i64::MIN,
             lateness: allowed_lateness_ns,
             late: 0,
+            shard_stats: vec![ShardStats::default(); n],
+            overflow: vec![None; set.specs.len()],
+            overflows: Vec::new(),
+            set,
         }
     }
 
     /// Whether a hit at `time` arrives too late to be applied in order.
     pub fn is_late(&self, time: i64) -> bool {
-        self.applied != i64::MIN && time <= self.applied
+        self.target != i64::MIN && time <= self.target
     }
 
     /// Routes a hit; returns false (and counts it) when it is late.
@@ -314,8 +369,7 @@ impl Correlator {
             return false;
         }
         let group = join(&h.group);
-        let shard = route(h.corr, &group, self.shards.len());
-        self.shards[shard].push(Hit {
+        self.route_hit(Hit {
             corr: h.corr,
             group,
             data: h.data,
@@ -323,80 +377,155 @@ impl Correlator {
         true
     }
 
-    /// Advances to pipeline watermark `wm` (minus the allowed lateness) and
-    /// returns the firings, in deterministic order.
-    pub fn advance(&mut self, wm: i64) -> Vec<Output> {
+    fn route_hit(&mut self, hit: Hit) {
+        let shard = route(hit.corr, &hit.group, self.workers.len());
+        self.outbox[shard].push(hit);
+        if self.outbox[shard].len() >= BATCH {
+            self.workers[shard].send_hits(std::mem::take(&mut self.outbox[shard]));
+        }
+    }
+
+    /// Admits pipeline watermark `wm`: from now on hits at or before
+    /// `wm − allowed lateness` are late. Cheap; nothing is applied until
+    /// [`Correlator::flush`], so callers may batch advances freely without
+    /// changing any result.
+    pub fn observe_watermark(&mut self, wm: i64) {
         let target = if wm == i64::MAX {
             wm
         } else {
             wm.saturating_sub(self.lateness)
         };
-        if target <= self.applied {
+        self.target = self.target.max(target);
+    }
+
+    /// [`Correlator::observe_watermark`] then [`Correlator::flush`].
+    pub fn advance(&mut self, wm: i64) -> Vec<Output> {
+        self.observe_watermark(wm);
+        self.flush()
+    }
+
+    /// Applies every hit up to the admitted watermark and returns the
+    /// firings, in deterministic order.
+    pub fn flush(&mut self) -> Vec<Output> {
+        if self.target <= self.applied {
             return Vec::new();
         }
         let mut outputs = Vec::new();
         for layer in 0..=self.set.max_layer {
-            let mut firings: Vec<Firing> = Vec::new();
-            for s in &mut self.shards {
-                s.advance(&self.set, layer, target, &mut firings);
-            }
+            let mut firings = self.advance_layer(layer);
             firings.sort_by(|a, b| (a.fire.last, a.corr, &a.group).cmp(&(b.fire.last, b.corr, &b.group)));
             for f in firings {
-                let spec = &self.set.specs[f.corr as usize];
-                let group = split(&f.group, spec.group_names.len());
-                for &(outer, j) in &self.set.by_correlation[f.corr as usize] {
-                    let ospec = &self.set.specs[outer as usize];
-                    let og = ospec.group_fields[j as usize]
-                        .iter()
-                        .map(|name| {
-                            spec.group_names
-                                .iter()
-                                .position(|n| n == name)
-                                .and_then(|i| group[i].clone())
-                        })
-                        .collect::<Vec<_>>();
-                    let value = ospec.value_fields[j as usize]
-                        .as_ref()
-                        .and_then(|name| spec.group_names.iter().position(|n| n == name))
-                        .and_then(|i| group[i].clone())
-                        .map(String::into_boxed_str);
-                    let data = HitData {
-                        time: f.fire.last.0,
-                        seq: f.fire.last.1,
-                        rule: j,
-                        value,
-                    };
-                    let g = join(&og);
-                    let shard = route(outer, &g, self.shards.len());
-                    self.shards[shard].push(Hit {
-                        corr: outer,
-                        group: g,
-                        data,
-                    });
-                }
-                outputs.push(Output {
-                    corr: f.corr,
-                    group,
-                    publish: !self.set.silent_correlations[f.corr as usize],
-                    fire: f.fire,
-                });
+                outputs.push(self.feed_outer(f));
             }
         }
-        self.applied = target;
+        self.applied = self.target;
         outputs
     }
 
-    pub fn tracked_groups(&self) -> usize {
-        self.shards.iter().map(Shard::tracked_groups).sum()
+    /// One layer on every shard at once (a barrier): their firings and evictions.
+    fn advance_layer(&mut self, layer: u8) -> Vec<Firing> {
+        for (w, out) in self.workers.iter().zip(&mut self.outbox) {
+            if !out.is_empty() {
+                w.send_hits(std::mem::take(out));
+            }
+            w.advance(layer, self.target);
+        }
+        let mut firings = Vec::new();
+        let mut evictions: Vec<Evictions> = Vec::new();
+        for (i, w) in self.workers.iter().enumerate() {
+            let r = w.reply();
+            firings.extend(r.firings);
+            evictions.extend(r.evictions);
+            self.shard_stats[i] = r.stats;
+        }
+        self.note_evictions(evictions);
+        firings
     }
 
+    fn note_evictions(&mut self, mut evictions: Vec<Evictions>) {
+        evictions.sort_by_key(|e| (e.first, e.corr));
+        for e in evictions {
+            let period = e.first.0.div_euclid(shard::OVERFLOW_PERIOD_NS);
+            let last = &mut self.overflow[e.corr as usize];
+            if *last != Some(period) {
+                *last = Some(period);
+                self.overflows.push(Overflow {
+                    corr: e.corr,
+                    first: e.first,
+                    evicted: e.count,
+                });
+            }
+        }
+    }
+
+    /// Meta-alerts raised since the last call.
+    pub fn take_overflows(&mut self) -> Vec<Overflow> {
+        std::mem::take(&mut self.overflows)
+    }
+
+    /// Turns a firing into hits of the correlations that reference it, and
+    /// into an output.
+    fn feed_outer(&mut self, f: Firing) -> Output {
+        let set = self.set.clone();
+        let spec = &set.specs[f.corr as usize];
+        let group = split(&f.group, spec.group_names.len());
+        let value_of = |name: &str| {
+            spec.group_names
+                .iter()
+                .position(|n| n == name)
+                .and_then(|i| group[i].clone())
+        };
+        for &(outer, j) in &set.by_correlation[f.corr as usize] {
+            let ospec = &set.specs[outer as usize];
+            let og: Vec<Option<String>> = ospec.group_fields[j as usize].iter().map(|n| value_of(n)).collect();
+            let value = ospec.value_fields[j as usize]
+                .as_deref()
+                .and_then(value_of)
+                .map(String::into_boxed_str);
+            let data = HitData {
+                time: f.fire.last.0,
+                seq: f.fire.last.1,
+                rule: j,
+                value,
+            };
+            self.route_hit(Hit {
+                corr: outer,
+                group: join(&og),
+                data,
+            });
+        }
+        Output {
+            corr: f.corr,
+            publish: !set.silent_correlations[f.corr as usize],
+            group,
+            fire: f.fire,
+        }
+    }
+
+    /// Groups holding state as of the last advance.
+    pub fn tracked_groups(&self) -> usize {
+        self.shard_stats.iter().map(|s| s.tracked.iter().sum::<usize>()).sum()
+    }
+
+    /// Counters summed over the shards, as of the last advance.
     pub fn stats(&self) -> ShardStats {
-        let mut t = ShardStats::default();
-        for s in &self.shards {
-            t.applied += s.stats.applied;
-            t.fired += s.stats.fired;
-            t.expired += s.stats.expired;
-            t.evicted += s.stats.evicted;
+        let n = self.set.specs.len();
+        let mut t = ShardStats {
+            tracked: vec![0; n],
+            evicted_per_rule: vec![0; n],
+            ..ShardStats::default()
+        };
+        for s in &self.shard_stats {
+            t.applied += s.applied;
+            t.fired += s.fired;
+            t.expired += s.expired;
+            t.evicted += s.evicted;
+            for (a, b) in t.tracked.iter_mut().zip(&s.tracked) {
+                *a += b;
+            }
+            for (a, b) in t.evicted_per_rule.iter_mut().zip(&s.evicted_per_rule) {
+                *a += b;
+            }
         }
         t
     }

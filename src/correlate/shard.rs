@@ -1,18 +1,27 @@
 //! One correlation shard: the single owner of the state of the groups routed
-//! to it. No locks: a shard is driven by one thread.
+//! to it. No locks: a shard is driven by one thread (see [`super::worker`]).
 //!
 //! Hits are buffered until the watermark passes them, then applied per
 //! correlation *layer* (base-rule correlations first, then correlations of
 //! correlations) in (event time, position) order. That order, not arrival
 //! order, is what makes the output independent of shuffling within the
 //! out-of-orderness bound and of the number of shards.
+//!
+//! Memory layout, because a shard may track millions of groups: group states
+//! live in a slab of [`Slot`]s (key + state); per correlation an index of slot
+//! numbers (`hashbrown::HashTable<u32>`, so the key is stored once) and a heap
+//! of timers holding exactly one `(deadline, slot)` per group. A timer may be
+//! earlier than the group's real deadline (new hits moved it); it is then
+//! re-armed when it comes due instead of pushing a timer per hit.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::hash::BuildHasher;
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 
-use super::window::{Fire, GroupState, HitData};
+use super::window::{Fire, GroupState, HitData, Seq};
 use super::CorrelationSet;
 
 /// A hit routed to a shard.
@@ -20,7 +29,7 @@ use super::CorrelationSet;
 pub struct Hit {
     /// Index of the correlation in the [`CorrelationSet`].
     pub corr: u32,
-    /// Group-by values joined by `\x1f` (absent fields as empty).
+    /// Group-by values joined by `\x1f` (absent fields as `\0`).
     pub group: Box<str>,
     pub data: HitData,
 }
@@ -53,6 +62,21 @@ pub struct Firing {
     pub fire: Fire,
 }
 
+/// The first eviction of a correlation's groups in a period (an
+/// [`OVERFLOW_PERIOD_NS`]-long bucket of event time) on this shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Evictions {
+    pub corr: u32,
+    /// Groups evicted by that one hit (at most one per cap).
+    pub count: u64,
+    /// Event time and position of the hit whose new group forced the eviction.
+    pub first: (i64, Seq),
+}
+
+/// Evictions are reported (and meta-alerted) once per rule per hour of event
+/// time; every one is counted in [`ShardStats::evicted_per_rule`].
+pub const OVERFLOW_PERIOD_NS: i64 = 3_600_000_000_000;
+
 /// Counters a shard keeps (merged into run metrics).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ShardStats {
@@ -60,29 +84,68 @@ pub struct ShardStats {
     pub fired: u64,
     pub expired: u64,
     pub evicted: u64,
+    /// Groups holding state, per correlation.
+    pub tracked: Vec<usize>,
+    /// Groups evicted by a cap, per correlation.
+    pub evicted_per_rule: Vec<u64>,
+}
+
+/// A group: its key (joined group-by values) and window state.
+struct Slot {
+    key: Box<str>,
+    state: GroupState,
 }
 
 pub struct Shard {
     pending: BinaryHeap<Reverse<Hit>>,
-    /// Per correlation: group → state.
-    groups: Vec<FxHashMap<Box<str>, GroupState>>,
-    /// (deadline, correlation, group): when to judge or drop a group's state.
-    timers: BinaryHeap<Reverse<(i64, u32, Box<str>)>>,
-    /// Hits held back per layer until the layer's turn.
-    pub stats: ShardStats,
+    /// Per correlation: group key → slot number.
+    index: Vec<HashTable<u32>>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Per correlation: one `(deadline, slot)` per group.
+    timers: Vec<BinaryHeap<Reverse<(i64, u32)>>>,
+    /// Correlations of each layer.
+    layers: Vec<Vec<u32>>,
+    /// Per correlation: most groups kept (the rule's `tocsin.max_groups` share).
+    caps: Vec<usize>,
     max_groups: usize,
-    tracked: usize,
+    total: usize,
+    evictions: Vec<Evictions>,
+    /// Per correlation: the overflow period of its last reported eviction.
+    reported: Vec<Option<i64>>,
+    pub stats: ShardStats,
+}
+
+fn key_hash(key: &str) -> u64 {
+    FxBuildHasher.hash_one(key)
 }
 
 impl Shard {
-    pub fn new(set: &CorrelationSet, max_groups: usize) -> Shard {
+    /// A shard keeping at most `max_groups` groups in all, and for each
+    /// correlation at most `caps[corr]` (already divided among the shards).
+    pub fn new(set: &CorrelationSet, max_groups: usize, caps: Vec<usize>) -> Shard {
+        let n = set.specs.len();
+        let mut layers = vec![Vec::new(); set.max_layer as usize + 1];
+        for (i, s) in set.specs.iter().enumerate() {
+            layers[s.layer as usize].push(i as u32);
+        }
         Shard {
             pending: BinaryHeap::new(),
-            groups: vec![FxHashMap::default(); set.specs.len()],
-            timers: BinaryHeap::new(),
-            stats: ShardStats::default(),
+            index: (0..n).map(|_| HashTable::new()).collect(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            timers: (0..n).map(|_| BinaryHeap::new()).collect(),
+            layers,
+            caps,
             max_groups: max_groups.max(1),
-            tracked: 0,
+            total: 0,
+            evictions: Vec::new(),
+            reported: vec![None; n],
+            stats: ShardStats {
+                tracked: vec![0; n],
+                evicted_per_rule: vec![0; n],
+                ..ShardStats::default()
+            },
         }
     }
 
@@ -92,12 +155,17 @@ impl Shard {
 
     /// Groups currently holding state.
     pub fn tracked_groups(&self) -> usize {
-        self.tracked
+        self.total
+    }
+
+    /// Evictions since the last call, per correlation.
+    pub fn take_evictions(&mut self) -> Vec<Evictions> {
+        std::mem::take(&mut self.evictions)
     }
 
     /// Applies every buffered hit of `layer` with time ≤ `wm`, then judges or
     /// expires the windows of that layer the watermark has passed. Firings are
-    /// appended to `out` in a deterministic order.
+    /// appended to `out`; the caller orders them.
     pub fn advance(&mut self, set: &CorrelationSet, layer: u8, wm: i64, out: &mut Vec<Firing>) {
         let mut held = Vec::new();
         while let Some(Reverse(h)) = self.pending.peek() {
@@ -106,95 +174,174 @@ impl Shard {
             }
             let Some(Reverse(h)) = self.pending.pop() else { break };
             if set.specs[h.corr as usize].layer != layer {
-                held.push(h);
+                held.push(Reverse(h));
                 continue;
             }
             self.close_due(set, layer, h.data.time, out);
             self.apply(set, h, out);
         }
-        for h in held {
-            self.pending.push(Reverse(h));
-        }
+        self.pending.extend(held);
         self.close_due(set, layer, wm, out);
     }
 
     fn apply(&mut self, set: &CorrelationSet, h: Hit, out: &mut Vec<Firing>) {
-        let spec = &set.specs[h.corr as usize].window;
-        let groups = &mut self.groups[h.corr as usize];
-        let state = match groups.get_mut(&h.group) {
-            Some(s) => s,
+        let corr = h.corr as usize;
+        let spec = &set.specs[corr].window;
+        let hash = key_hash(&h.group);
+        let slots = &self.slots;
+        let found = self.index[corr]
+            .find(hash, |&i| slots[i as usize].key == h.group)
+            .copied();
+        self.stats.applied += 1;
+        let (slot, fired) = match found {
+            Some(i) => (i, self.slots[i as usize].state.apply(spec, &h.data)),
             None => {
-                self.tracked += 1;
-                groups
-                    .entry(h.group.clone())
-                    .or_insert_with(|| GroupState::new(spec, &h.data))
+                let mut state = GroupState::new(spec, &h.data);
+                let fired = state.apply(spec, &h.data);
+                let deadline = state.deadline(spec);
+                let i = self.insert(corr, hash, h.group, state);
+                self.timers[corr].push(Reverse((deadline, i)));
+                self.enforce_caps(set, corr, i, (h.data.time, h.data.seq));
+                (i, fired)
             }
         };
-        self.stats.applied += 1;
-        let fired = state.apply(spec, &h.data);
-        let deadline = state.deadline(spec);
-        self.timers.push(Reverse((deadline, h.corr, h.group.clone())));
         if let Some(fire) = fired {
             self.stats.fired += 1;
             out.push(Firing {
                 corr: h.corr,
-                group: h.group.clone(),
+                group: self.slots[slot as usize].key.clone(),
                 fire,
             });
         }
-        self.enforce_cap(set);
     }
 
-    /// Judges complete windows and drops expired sliding state of `layer` whose deadline ≤ `t`.
-    fn close_due(&mut self, set: &CorrelationSet, layer: u8, t: i64, out: &mut Vec<Firing>) {
-        let mut later = Vec::new();
-        while let Some(Reverse((deadline, _, _))) = self.timers.peek() {
-            if *deadline > t {
-                break;
+    fn insert(&mut self, corr: usize, hash: u64, key: Box<str>, state: GroupState) -> u32 {
+        let slot = Slot { key, state };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = slot;
+                i
             }
-            let Some(Reverse((deadline, corr, group))) = self.timers.pop() else {
-                break;
-            };
-            let spec = &set.specs[corr as usize];
-            if spec.layer != layer {
-                later.push(Reverse((deadline, corr, group)));
-                continue;
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
             }
-            let groups = &mut self.groups[corr as usize];
-            let Some(state) = groups.get(&group) else { continue };
-            // A timer is stale when the state moved its deadline since.
-            if state.deadline(&spec.window) != deadline {
-                continue;
-            }
-            if let Some(fire) = state.close(&spec.window) {
-                self.stats.fired += 1;
-                out.push(Firing {
-                    corr,
-                    group: group.clone(),
-                    fire,
-                });
-            }
-            groups.remove(&group);
-            self.tracked -= 1;
-            self.stats.expired += 1;
+        };
+        let slots = &self.slots;
+        self.index[corr].insert_unique(hash, i, |&j| key_hash(&slots[j as usize].key));
+        self.total += 1;
+        self.stats.tracked[corr] += 1;
+        i
+    }
+
+    fn remove(&mut self, corr: usize, slot: u32) {
+        let s = &mut self.slots[slot as usize];
+        let key = std::mem::take(&mut s.key);
+        if let Ok(e) = self.index[corr].find_entry(key_hash(&key), |&i| i == slot) {
+            e.remove();
         }
-        self.timers.extend(later);
+        s.state = GroupState::Count(Default::default());
+        self.free.push(slot);
+        self.total -= 1;
+        self.stats.tracked[corr] -= 1;
+    }
+
+    /// Pops the group of `corr` with the earliest deadline due by `t`, or
+    /// `None`. A timer that new hits made early is re-armed at the real
+    /// deadline when that is past `t`, or whenever `exact` (eviction wants the
+    /// group that is really oldest).
+    fn pop_due(&mut self, set: &CorrelationSet, corr: usize, t: i64, exact: bool) -> Option<u32> {
+        let spec = &set.specs[corr].window;
+        while let Some(&Reverse((deadline, slot))) = self.timers[corr].peek() {
+            if deadline > t {
+                return None;
+            }
+            self.timers[corr].pop();
+            let real = self.slots[slot as usize].state.deadline(spec);
+            if real > deadline && (exact || real > t) {
+                self.timers[corr].push(Reverse((real, slot)));
+                continue;
+            }
+            return Some(slot);
+        }
+        None
+    }
+
+    /// Judges complete windows and drops expired state of `layer` whose deadline ≤ `t`.
+    fn close_due(&mut self, set: &CorrelationSet, layer: u8, t: i64, out: &mut Vec<Firing>) {
+        for li in 0..self.layers[layer as usize].len() {
+            let corr = self.layers[layer as usize][li] as usize;
+            while let Some(slot) = self.pop_due(set, corr, t, false) {
+                let s = &self.slots[slot as usize];
+                if let Some(fire) = s.state.close(&set.specs[corr].window) {
+                    self.stats.fired += 1;
+                    out.push(Firing {
+                        corr: corr as u32,
+                        group: s.key.clone(),
+                        fire,
+                    });
+                }
+                self.remove(corr, slot);
+                self.stats.expired += 1;
+            }
+        }
     }
 
     /// Evicts the groups with the earliest deadline (the least recently
-    /// updated) beyond the global cap. Evictions are counted, never silent.
-    fn enforce_cap(&mut self, set: &CorrelationSet) {
-        while self.tracked > self.max_groups {
-            let Some(Reverse((deadline, corr, group))) = self.timers.pop() else {
-                return;
-            };
-            let spec = &set.specs[corr as usize].window;
-            let groups = &mut self.groups[corr as usize];
-            if groups.get(&group).is_some_and(|st| st.deadline(spec) == deadline) {
-                groups.remove(&group);
-                self.tracked -= 1;
-                self.stats.evicted += 1;
+    /// updated) beyond the rule's cap and the shard's cap, never the group
+    /// `just` created. Evictions are counted and reported, never silent.
+    fn enforce_caps(&mut self, set: &CorrelationSet, corr: usize, just: u32, time: (i64, Seq)) {
+        while self.stats.tracked[corr] > self.caps[corr] {
+            if !self.evict_oldest(set, corr, just, time) {
+                break;
             }
         }
+        while self.total > self.max_groups {
+            let mut order: Vec<(i64, usize)> = (0..self.timers.len())
+                .filter_map(|c| self.timers[c].peek().map(|Reverse((d, _))| (*d, c)))
+                .collect();
+            order.sort_unstable();
+            if !order.iter().any(|&(_, c)| self.evict_oldest(set, c, just, time)) {
+                break;
+            }
+        }
+    }
+
+    fn evict_oldest(&mut self, set: &CorrelationSet, corr: usize, just: u32, time: (i64, Seq)) -> bool {
+        let mut kept_new = false;
+        let victim = loop {
+            match self.pop_due(set, corr, i64::MAX, true) {
+                Some(s) if s == just => kept_new = true,
+                other => break other,
+            }
+        };
+        if kept_new {
+            let d = self.slots[just as usize].state.deadline(&set.specs[corr].window);
+            self.timers[corr].push(Reverse((d, just)));
+        }
+        let Some(slot) = victim else { return false };
+        let empty = self.slots[slot as usize].state.is_empty();
+        self.remove(corr, slot);
+        if empty {
+            // A window that fired and restarted holds nothing: no loss.
+            self.stats.expired += 1;
+            return true;
+        }
+        self.stats.evicted += 1;
+        self.stats.evicted_per_rule[corr] += 1;
+        let period = time.0.div_euclid(OVERFLOW_PERIOD_NS);
+        match self.evictions.last_mut() {
+            Some(e) if e.corr == corr as u32 && e.first == time => e.count += 1,
+            _ if self.reported[corr] == Some(period) => {}
+            _ => {
+                self.reported[corr] = Some(period);
+                self.evictions.push(Evictions {
+                    corr: corr as u32,
+                    count: 1,
+                    first: time,
+                });
+            }
+        }
+        true
     }
 }

@@ -407,3 +407,73 @@ fn value_sum_and_avg_aggregate_the_field() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].3, 300.0);
 }
+
+#[test]
+fn rule_cap_evicts_and_raises_one_meta_alert_per_period() {
+    let mut c = (*corr(
+        "capped",
+        CorrelationType::EventCount,
+        &["fail"],
+        &["user"],
+        600_000,
+        &[(CmpOp::Gte, 5.0)],
+        None,
+    ))
+    .clone();
+    c.tocsin = Some(serde_json::json!({"max_groups": 4}));
+    let set = single("fail", Arc::new(c));
+    for (shards, flush_each) in [(1, false), (3, false), (3, true)] {
+        let mut c = Correlator::new(set.clone(), shards, 1_000_000, 0);
+        // 10 users in the first minute, then 10 more two hours later.
+        for i in 0..20i64 {
+            let t = if i < 10 { i * S } else { 2 * 3600 * S + i * S };
+            c.push(hit(0, &format!("u{i}"), t, i as u64, 0, None));
+            if flush_each {
+                c.advance(t - 1);
+            }
+        }
+        c.advance(i64::MAX);
+        let stats = c.stats();
+        // The cap is split over the shards: each keeps ⌈4 / shards⌉.
+        let kept_per_shard = 4usize.div_ceil(shards);
+        assert!(stats.tracked[0] == 0, "end of input expires every window");
+        assert_eq!(stats.evicted_per_rule, [stats.evicted]);
+        assert!(
+            stats.evicted >= 20 - 2 * (kept_per_shard * shards) as u64,
+            "{shards}: {stats:?}"
+        );
+        let overflows = c.take_overflows();
+        assert_eq!(
+            overflows.len(),
+            2,
+            "one meta-alert per hour of event time: {overflows:?}"
+        );
+        assert!(overflows[0].first.0 < 10 * S && overflows[1].first.0 >= 2 * 3600 * S);
+        assert!(overflows.iter().all(|o| o.evicted == 1));
+    }
+}
+
+#[test]
+fn eviction_keeps_the_most_recently_updated_groups() {
+    let set = single(
+        "fail",
+        corr(
+            "c",
+            CorrelationType::EventCount,
+            &["fail"],
+            &["user"],
+            600_000,
+            &[(CmpOp::Gte, 3.0)],
+            None,
+        ),
+    );
+    let mut c = Correlator::new(set, 1, 2, 0);
+    // a, b tracked; a is hit again (now the newest); c's arrival evicts b.
+    for (i, u) in ["a", "b", "a", "c", "a"].iter().enumerate() {
+        c.push(hit(0, u, i as i64 * S, i as u64, 0, None));
+    }
+    let fired = c.advance(i64::MAX);
+    assert_eq!(c.stats().evicted, 1);
+    assert_eq!(fired.len(), 1, "a reached 3 hits despite the cap");
+    assert_eq!(fired[0].group, vec![Some("a".to_string())]);
+}

@@ -93,21 +93,25 @@ impl WindowSpec {
 }
 
 /// The state of one group.
+///
+/// Variants are at most 32 bytes (rare, large states are boxed) and grow
+/// their buffers exactly: millions of groups are tracked at once, most
+/// holding one or two hits (benches/README.md: bytes per group).
 #[derive(Clone, Debug)]
 pub enum GroupState {
     /// event_count (sliding): recent hit (time, seq), at most `need`.
     Count(VecDeque<(i64, Seq)>),
     /// value_count (sliding): value → latest (time, seq), at most `need`.
-    Distinct(FxHashMap<Box<str>, (i64, Seq)>),
+    Distinct(Box<FxHashMap<Box<str>, (i64, Seq)>>),
     /// temporal (sliding): per referenced rule, its latest (time, seq).
-    Temporal(Vec<Option<(i64, Seq)>>),
+    Temporal(Box<[Option<(i64, Seq)>]>),
     /// temporal_ordered (sliding): for each step k, the latest start (time, seq)
     /// of a partial sequence that completed steps 0..=k.
-    Ordered(Vec<Option<(i64, Seq)>>),
+    Ordered(Box<[Option<(i64, Seq)>]>),
     /// value_sum / value_avg / value_percentile (sliding): (time, seq, value) in the window.
     Values(VecDeque<(i64, Seq, f64)>),
     /// Any type under an upper-bound condition: one complete window.
-    Fixed(FixedWindow),
+    Fixed(Box<FixedWindow>),
 }
 
 /// Accumulator of one complete window `[start, start + span)`.
@@ -127,7 +131,7 @@ pub struct FixedWindow {
 impl GroupState {
     pub fn new(spec: &WindowSpec, first: &HitData) -> GroupState {
         if !spec.sliding {
-            return GroupState::Fixed(FixedWindow {
+            return GroupState::Fixed(Box::new(FixedWindow {
                 start: first.time,
                 count: 0,
                 distinct: FxHashMap::default(),
@@ -137,14 +141,25 @@ impl GroupState {
                 first: (first.time, first.seq),
                 last: (first.time, first.seq),
                 evidence: Vec::new(),
-            });
+            }));
         }
         match spec.kind {
-            CorrelationType::EventCount => GroupState::Count(VecDeque::with_capacity(spec.need.min(16))),
-            CorrelationType::ValueCount => GroupState::Distinct(FxHashMap::default()),
-            CorrelationType::Temporal => GroupState::Temporal(vec![None; spec.rules]),
-            CorrelationType::TemporalOrdered => GroupState::Ordered(vec![None; spec.rules]),
+            CorrelationType::EventCount => GroupState::Count(VecDeque::new()),
+            CorrelationType::ValueCount => GroupState::Distinct(Box::default()),
+            CorrelationType::Temporal => GroupState::Temporal(vec![None; spec.rules].into_boxed_slice()),
+            CorrelationType::TemporalOrdered => GroupState::Ordered(vec![None; spec.rules].into_boxed_slice()),
             _ => GroupState::Values(VecDeque::new()),
+        }
+    }
+
+    /// Whether the state holds nothing (a sliding window that fired and restarted).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            GroupState::Count(q) => q.is_empty(),
+            GroupState::Distinct(m) => m.is_empty(),
+            GroupState::Temporal(v) | GroupState::Ordered(v) => v.iter().all(Option::is_none),
+            GroupState::Values(q) => q.is_empty(),
+            GroupState::Fixed(_) => false,
         }
     }
 
@@ -169,10 +184,10 @@ impl GroupState {
                 while q.front().is_some_and(|&(t, _)| t < horizon) {
                     q.pop_front();
                 }
-                q.push_back((h.time, h.seq));
-                if q.len() > spec.need {
+                if q.len() == spec.need {
                     q.pop_front();
                 }
+                push_exact(q, (h.time, h.seq), spec.need);
                 let n = q.len() as f64;
                 spec.condition.holds(n).then(|| {
                     let ev: Vec<_> = q.iter().copied().collect();
@@ -308,6 +323,16 @@ fn ordered_apply(steps: &mut [Option<(i64, Seq)>], spec: &WindowSpec, h: &HitDat
     }
     steps.iter_mut().for_each(|s| *s = None);
     Some(fire(n, &[start, (h.time, h.seq)], h, (1u64 << spec.rules.min(63)) - 1))
+}
+
+/// Pushes growing the buffer to at most `limit` slots, not the doubling
+/// `VecDeque` would do: a group of one hit keeps one slot.
+fn push_exact<T>(q: &mut VecDeque<T>, item: T, limit: usize) {
+    if q.len() == q.capacity() {
+        let grow = q.capacity().clamp(1, limit.saturating_sub(q.len()).max(1));
+        q.reserve_exact(grow);
+    }
+    q.push_back(item);
 }
 
 fn aggregate(spec: &WindowSpec, values: impl Iterator<Item = f64>) -> f64 {

@@ -37,3 +37,17 @@ pub fn file_lines(p: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("line is not JSON ({e}): {l}")))
         .collect()
 }
+
+/// Checks alerts against `schemas/alert.schema.json`, the contract with consumers.
+pub fn assert_schema_valid(alerts: &[serde_json::Value]) {
+    let text = std::fs::read_to_string(repo().join("schemas/alert.schema.json")).expect("alert schema");
+    let schema =
+        jsonschema::validator_for(&serde_json::from_str(&text).expect("schema is JSON")).expect("valid schema");
+    for a in alerts {
+        let errors: Vec<String> = schema
+            .iter_errors(a)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "alert violates schema: {errors:?}\n{a}");
+    }
+}

@@ -271,6 +271,47 @@ fn parse_meta(ctx: &mut Ctx, root: &Node, keys: &Keys) -> Meta {
     }
 }
 
+/// The `tocsin:` extension keys a rule may set, and what each takes.
+const EXTENSION_KEYS: &str = "suppress (a duration such as 30m), max_groups (a positive integer)";
+
+/// Checks the `tocsin:` extension map, so a typo is a load error rather
+/// than a setting silently ignored.
+fn check_extension(ctx: &mut Ctx, v: &Node) {
+    let Some(map) = v.as_map() else {
+        ctx.error(
+            v,
+            RuleErrorKind::InvalidKey {
+                key: "tocsin".into(),
+                reason: format!("expected a map of {EXTENSION_KEYS}"),
+            },
+        );
+        return;
+    };
+    for (k, val) in map {
+        let name = k.as_scalar().unwrap_or_default();
+        let text = val.as_scalar().unwrap_or_default();
+        let problem = match name {
+            "suppress" if crate::correlate::parse_duration_ms(text).is_none() => {
+                Some(format!("`{text}` is not a duration (30s, 10m, 1h, 2d, 1w)"))
+            }
+            "max_groups" if text.parse::<u64>().map_or(true, |n| n == 0) => {
+                Some(format!("`{text}` is not a positive integer"))
+            }
+            "suppress" | "max_groups" => None,
+            _ => Some(format!("unknown key; known keys: {EXTENSION_KEYS}")),
+        };
+        if let Some(reason) = problem {
+            ctx.error(
+                k,
+                RuleErrorKind::InvalidKey {
+                    key: format!("tocsin.{name}"),
+                    reason,
+                },
+            );
+        }
+    }
+}
+
 /// The `tocsin` key and every top-level key not in `known` (kept as JSON).
 fn parse_extra(
     ctx: &mut Ctx,
@@ -291,6 +332,7 @@ fn parse_extra(
             continue;
         }
         if name == "tocsin" {
+            check_extension(ctx, v);
             tocsin = Some(v.to_json());
         } else {
             custom.insert(name.to_owned(), v.to_json());

@@ -88,7 +88,7 @@ fields:
     - CommandLine
 tocsin:
     suppress: 10m
-    count: 5
+    max_groups: 5000
 custom_key: [1, x]
 "#;
 
@@ -114,7 +114,10 @@ fn full_rule() {
     );
     assert_eq!(r.falsepositives, ["Admins"]);
     assert_eq!(r.fields, ["CommandLine"]);
-    assert_eq!(r.tocsin, Some(serde_json::json!({"suppress": "10m", "count": 5})));
+    assert_eq!(
+        r.tocsin,
+        Some(serde_json::json!({"suppress": "10m", "max_groups": 5000}))
+    );
     assert_eq!(r.custom["date"], serde_json::json!("2024-01-02"));
     assert_eq!(r.custom["references"], serde_json::json!(["https://example.com"]));
     assert_eq!(r.custom["custom_key"], serde_json::json!([1, "x"]));
