@@ -152,6 +152,13 @@ impl Processor {
         self.flush(out)
     }
 
+    /// Marks an input partition idle (it stops holding the watermark back) or active again.
+    pub fn set_idle(&mut self, pos: &Position, idle: bool) {
+        let p = self.core.partition(pos);
+        self.core.watermarks.set_idle(p, idle);
+        self.core.observe_watermark();
+    }
+
     /// Applies the correlation hits the watermark has passed and emits what
     /// fired. Called every [`FLUSH_EVERY`] records and by sources at batch
     /// ends; when it runs never changes which alerts are produced.
@@ -202,7 +209,11 @@ impl Processor {
             }
         };
         let root = decoded.root();
-        let Some(sp) = detector.sources.iter().find(|s| s.source.claims(root)) else {
+        let Some(sp) = detector
+            .sources
+            .iter()
+            .find(|s| s.source.reads(&pos) && s.source.claims(root))
+        else {
             self.core.stats.unclassified += 1;
             return Ok(());
         };

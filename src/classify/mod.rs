@@ -21,6 +21,8 @@ pub struct Source {
     pub field_map: HashMap<String, Vec<String>>,
     pub field_prefixes: Vec<String>,
     pub time_fields: Option<Vec<String>>,
+    /// Kafka topics this source reads; empty = any input.
+    pub topics: Vec<String>,
 }
 
 impl Source {
@@ -36,6 +38,7 @@ impl Source {
             field_map: c.field_map.iter().map(|(k, v)| (k.clone(), v.to_strings())).collect(),
             field_prefixes: c.field_prefixes.clone(),
             time_fields: c.time_fields.clone(),
+            topics: c.topics.clone(),
         }
     }
 
@@ -48,6 +51,16 @@ impl Source {
             field_map: HashMap::new(),
             field_prefixes: Vec::new(),
             time_fields: None,
+            topics: Vec::new(),
+        }
+    }
+
+    /// Whether records read at `pos` may belong to this source: a source that
+    /// lists topics only takes records of those topics; files go to any source.
+    pub fn reads(&self, pos: &crate::event::Position) -> bool {
+        match pos {
+            crate::event::Position::Kafka { topic, .. } => self.topics.is_empty() || self.topics.contains(topic),
+            crate::event::Position::File { .. } => true,
         }
     }
 

@@ -3,6 +3,7 @@
 //! messages (`anyhow`) and exit codes.
 
 pub mod demo;
+pub mod kafka;
 pub mod run;
 pub mod validate;
 

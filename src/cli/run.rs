@@ -195,31 +195,35 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let limit = p.config.input.max_event_bytes;
     let mut proc = Processor::with_correlation(p.detector.clone(), redactor, limit, &corr);
+    if args.input.is_empty() {
+        match p.config.kafka.brokers.clone() {
+            Some(brokers) => super::kafka::run_cluster(&p, &args, &mut proc, &brokers)?,
+            None => super::kafka::run_embedded(&p, &args, &mut proc, demo::events())?,
+        }
+        write_summary_json(&args, &proc, None)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let started = Instant::now();
-    let readers = if args.input.is_empty() && p.demo {
-        vec![LineReader::from_reader(
-            Box::new(demo::events()),
-            "samples/events.ndjson".into(),
-            limit,
-        )]
-    } else if args.input.is_empty() {
-        bail!("no --input given (use `-` for stdin)");
-    } else {
-        args.input
-            .iter()
-            .map(|path| LineReader::open(path, limit))
-            .collect::<Result<Vec<_>, _>>()?
-    };
+    let readers = args
+        .input
+        .iter()
+        .map(|path| LineReader::open(path, limit))
+        .collect::<Result<Vec<_>, _>>()?;
     feed(readers, &mut proc, &mut out)?;
     proc.finish(&mut out)?;
     out.flush()?;
     let elapsed = started.elapsed();
     print_summary(proc.stats(), elapsed.as_secs_f64());
+    write_summary_json(&args, &proc, Some(elapsed.as_secs_f64()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_summary_json(args: &RunArgs, proc: &Processor, seconds: Option<f64>) -> anyhow::Result<()> {
     if let Some(path) = &args.summary_json {
-        let json = serde_json::json!({ "stats": proc.stats(), "seconds": elapsed.as_secs_f64() });
+        let json = serde_json::json!({ "stats": proc.stats(), "seconds": seconds });
         std::fs::write(path, serde_json::to_vec_pretty(&json)?).with_context(|| path.display().to_string())?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Reads the inputs round-robin, one line at a time. Each file is its own
@@ -262,7 +266,7 @@ fn feed(mut readers: Vec<LineReader>, proc: &mut Processor, out: &mut FileOutput
     Ok(())
 }
 
-fn writer(path: &Path, stderr: bool) -> anyhow::Result<Box<dyn Write + Send>> {
+pub(super) fn writer(path: &Path, stderr: bool) -> anyhow::Result<Box<dyn Write + Send>> {
     Ok(if path == Path::new("-") {
         if stderr {
             Box::new(io::stderr())
@@ -292,7 +296,7 @@ fn report_idle(d: &Detector) {
     );
 }
 
-fn print_summary(s: &Stats, secs: f64) {
+pub(super) fn print_summary(s: &Stats, secs: f64) {
     let rate = if secs > 0.0 { s.records as f64 / secs } else { 0.0 };
     let mut e = io::stderr().lock();
     let _ = writeln!(e, "── summary ──────────────────────────────────────────");

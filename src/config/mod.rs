@@ -26,6 +26,89 @@ pub struct Config {
     pub placeholders: HashMap<String, Vec<String>>,
     #[serde(default)]
     pub redact: Option<RedactConfig>,
+    /// The Kafka cluster; without `brokers`, `tocsin run` starts an embedded one.
+    #[serde(default)]
+    pub kafka: KafkaConfig,
+    /// Where alerts and dead letters go on Kafka.
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+/// Connection to Kafka and consumer-group behaviour.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// `bootstrap.servers`. Unset: an embedded in-process broker fed the samples.
+    pub brokers: Option<String>,
+    /// Consumer group shared by every instance. Default `tocsin`.
+    #[serde(default = "default_group_id")]
+    pub group_id: String,
+    /// Any librdkafka property, passed through unchanged (TLS, SASL, timeouts, …).
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    /// How often processed input offsets are committed (after output is acknowledged). Default `1s`.
+    #[serde(default = "default_commit_interval")]
+    pub commit_interval: String,
+    /// A partition silent this long stops holding the watermark back. Default `30s`.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: String,
+    /// SIGTERM/SIGINT: time allowed to drain, flush, commit and leave the group. Default `30s`.
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout: String,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: None,
+            group_id: default_group_id(),
+            properties: BTreeMap::new(),
+            commit_interval: default_commit_interval(),
+            idle_timeout: default_idle_timeout(),
+            shutdown_timeout: default_shutdown_timeout(),
+        }
+    }
+}
+
+fn default_group_id() -> String {
+    "tocsin".into()
+}
+fn default_commit_interval() -> String {
+    "1s".into()
+}
+fn default_idle_timeout() -> String {
+    "30s".into()
+}
+fn default_shutdown_timeout() -> String {
+    "30s".into()
+}
+
+/// Output topics.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Default `tocsin-alerts`.
+    #[serde(default = "default_alerts_topic")]
+    pub alerts_topic: String,
+    /// Default `tocsin-dead-letters`.
+    #[serde(default = "default_dead_letter_topic")]
+    pub dead_letter_topic: String,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            alerts_topic: default_alerts_topic(),
+            dead_letter_topic: default_dead_letter_topic(),
+        }
+    }
+}
+
+fn default_alerts_topic() -> String {
+    "tocsin-alerts".into()
+}
+fn default_dead_letter_topic() -> String {
+    "tocsin-dead-letters".into()
 }
 
 /// How events are read and timed.
@@ -172,6 +255,33 @@ impl Config {
         if self.input.max_event_bytes == 0 {
             return Err(err("input.max_event_bytes must be positive".into()));
         }
+        for (key, v) in [
+            ("kafka.commit_interval", &self.kafka.commit_interval),
+            ("kafka.idle_timeout", &self.kafka.idle_timeout),
+            ("kafka.shutdown_timeout", &self.kafka.shutdown_timeout),
+        ] {
+            if crate::correlate::parse_duration_ms(v).is_none() {
+                return Err(err(format!("{key}: `{v}` is not a duration (250ms, 30s, 10m, 1h)")));
+            }
+        }
         Ok(())
+    }
+}
+
+impl KafkaConfig {
+    /// A checked duration setting (validated at load).
+    pub fn duration(v: &str) -> std::time::Duration {
+        std::time::Duration::from_millis(crate::correlate::parse_duration_ms(v).unwrap_or(0))
+    }
+
+    /// The source topics of `sources`, each once, in order.
+    pub fn topics(sources: &[SourceConfig]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in sources.iter().flat_map(|s| &s.topics) {
+            if !out.contains(t) {
+                out.push(t.clone());
+            }
+        }
+        out
     }
 }

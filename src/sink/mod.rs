@@ -3,6 +3,7 @@
 
 pub mod dead_letter;
 pub mod file;
+pub mod kafka;
 
 pub use dead_letter::DeadLetter;
 pub use file::NdjsonWriter;

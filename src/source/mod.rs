@@ -1,5 +1,7 @@
-//! Sources: where raw records come from. Files and stdin (NDJSON) here; the
-//! Kafka consumer joins with the Kafka pipeline. Every source hands out the
+//! Sources: where raw records come from: files and stdin (NDJSON), a Kafka
+//! consumer group, and the embedded broker that the default run feeds. Every source hands out the
 //! raw bytes of one record and its [`crate::event::Position`].
 
+pub mod embedded;
 pub mod file;
+pub mod kafka;

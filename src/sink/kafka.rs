@@ -1,0 +1,195 @@
+//! Kafka sink: alerts and dead letters to their topics through one
+//! idempotent producer.
+//!
+//! Alerts are keyed by their group (rule id and group-by values), so one
+//! entity's alerts land in one partition and keep their order. Dead letters
+//! carry the original record bytes as value and the reason, detail and input
+//! position as headers, so a consumer can fix and replay them unchanged.
+//!
+//! Delivery is asynchronous; [`KafkaOutput::flush`] waits for every message
+//! sent so far to be acknowledged (or failed) — the source commits input
+//! offsets only after it succeeds (at-least-once).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+
+use super::{DeadLetter, Output};
+use crate::alert::Alert;
+use crate::event::Position;
+
+/// Counts failed deliveries; the first error is kept for the report.
+#[derive(Default)]
+pub struct Deliveries {
+    failed: Mutex<(u64, Option<String>)>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            let mut f = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+            f.0 += 1;
+            f.1.get_or_insert_with(|| e.to_string());
+        }
+    }
+}
+
+/// Why output could not be confirmed.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("creating the Kafka producer: {0}")]
+    Create(KafkaError),
+    #[error("waiting for the broker to acknowledge output: {0}")]
+    Flush(KafkaError),
+    #[error("{count} message(s) could not be delivered (first error: {first})")]
+    Delivery { count: u64, first: String },
+}
+
+/// Waits for the sink's deliveries from another place (the rebalance callback).
+#[derive(Clone)]
+pub struct Flusher(Arc<ThreadedProducer<Deliveries>>);
+
+impl Flusher {
+    /// Waits until everything sent so far is acknowledged; an error means
+    /// some of it may not be on the broker, so input must not be committed.
+    pub fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
+        self.0.flush(timeout).map_err(SinkError::Flush)?;
+        let mut f = self.0.context().failed.lock().unwrap_or_else(|p| p.into_inner());
+        if f.0 > 0 {
+            let (count, first) = std::mem::take(&mut *f);
+            return Err(SinkError::Delivery {
+                count,
+                first: first.unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+}
+
+pub struct KafkaOutput {
+    producer: Arc<ThreadedProducer<Deliveries>>,
+    alerts_topic: String,
+    dead_letter_topic: String,
+    buf: Vec<u8>,
+    key: String,
+    pub alerts: u64,
+    pub dead_letters: u64,
+}
+
+impl KafkaOutput {
+    /// A producer over `client` (brokers and pass-through properties already
+    /// set); idempotence is forced on so retries never duplicate output.
+    pub fn new(client: &ClientConfig, alerts_topic: &str, dead_letter_topic: &str) -> Result<Self, SinkError> {
+        let mut c = client.clone();
+        c.set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4");
+        let producer = Arc::new(
+            c.create_with_context(Deliveries::default())
+                .map_err(SinkError::Create)?,
+        );
+        Ok(KafkaOutput {
+            producer,
+            alerts_topic: alerts_topic.to_string(),
+            dead_letter_topic: dead_letter_topic.to_string(),
+            buf: Vec::with_capacity(2048),
+            key: String::new(),
+            alerts: 0,
+            dead_letters: 0,
+        })
+    }
+
+    /// See [`Flusher::flush`].
+    pub fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
+        self.flusher().flush(timeout)
+    }
+
+    pub fn flusher(&self) -> Flusher {
+        Flusher(self.producer.clone())
+    }
+
+    /// Sends, waiting for room when the producer's queue is full (backpressure).
+    fn send(&self, record: BaseRecord<'_, str, [u8]>) -> std::io::Result<()> {
+        let mut record = record;
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((e, _)) => return Err(std::io::Error::other(e)),
+            }
+        }
+    }
+}
+
+impl Output for KafkaOutput {
+    fn alert(&mut self, alert: &Alert) -> std::io::Result<()> {
+        self.buf.clear();
+        serde_json::to_writer(&mut self.buf, alert)?;
+        self.key.clear();
+        self.key.push_str(&alert.rule.id);
+        for v in alert.group.values() {
+            self.key.push('\u{1f}');
+            self.key.push_str(v.as_str().unwrap_or_default());
+        }
+        let record = BaseRecord::to(&self.alerts_topic)
+            .key(self.key.as_str())
+            .payload(&self.buf[..]);
+        self.send(record)?;
+        self.alerts += 1;
+        Ok(())
+    }
+
+    fn dead_letter(&mut self, dl: &DeadLetter) -> std::io::Result<()> {
+        let raw: Vec<u8> = match (&dl.raw, &dl.raw_base64) {
+            (Some(t), _) => t.as_bytes().to_vec(),
+            (None, Some(b)) => base64::engine::general_purpose::STANDARD.decode(b).unwrap_or_default(),
+            (None, None) => Vec::new(),
+        };
+        let mut headers = OwnedHeaders::new()
+            .insert(header("tocsin.reason", dl.reason))
+            .insert(header("tocsin.detail", &dl.detail));
+        match &dl.source {
+            Position::Kafka {
+                topic,
+                partition,
+                offset,
+            } => {
+                headers = headers
+                    .insert(header("tocsin.source.topic", topic))
+                    .insert(header("tocsin.source.partition", &partition.to_string()))
+                    .insert(header("tocsin.source.offset", &offset.to_string()));
+            }
+            Position::File { file, line } => {
+                headers = headers
+                    .insert(header("tocsin.source.file", file))
+                    .insert(header("tocsin.source.line", &line.to_string()));
+            }
+        }
+        let record = BaseRecord::to(&self.dead_letter_topic)
+            .payload(&raw[..])
+            .headers(headers);
+        self.send(record)?;
+        self.dead_letters += 1;
+        Ok(())
+    }
+}
+
+fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
+    Header {
+        key,
+        value: Some(value),
+    }
+}
