@@ -89,26 +89,8 @@ fn model(events: &[(i64, String, u32)]) -> BTreeSet<(String, i64)> {
 }
 
 fn run(dir: &Path, inputs: &[&Path], extra: &[&str]) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
-    let rules = dir.join("rules.yml");
-    fs::write(&rules, RULES).unwrap();
-    let out = dir.join("alerts.ndjson");
-    let dl = dir.join("dead.ndjson");
-    let mut args = vec![
-        "run",
-        "--rules",
-        rules.to_str().unwrap(),
-        "--logsource",
-        "product=windows,service=security",
-    ];
-    args.push("--input");
-    for i in inputs {
-        args.push(i.to_str().unwrap());
-    }
-    args.extend(["--output", out.to_str().unwrap(), "--dead-letter", dl.to_str().unwrap()]);
-    args.extend(extra);
-    let o = common::run(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    (common::file_lines(&out), common::file_lines(&dl))
+    let o = common::run_rules(dir, RULES, inputs, extra);
+    (o.alerts, o.dead_letters)
 }
 
 fn correlation_ids(alerts: &[serde_json::Value]) -> BTreeSet<String> {
@@ -205,26 +187,9 @@ fn suppression_folds_repeat_firings_into_one_alert() {
     let (plain, _) = run(dir.path(), &[&f], &[]);
     assert_eq!(correlation_ids(&plain).len(), 4, "without suppression: four alerts");
 
-    let rules = dir.path().join("suppressed.yml");
-    fs::write(
-        &rules,
-        RULES.replace("generate: true", "generate: true\ntocsin:\n    suppress: 30m"),
-    )
-    .unwrap();
-    let out = dir.path().join("s.ndjson");
-    let o = common::run(&[
-        "run",
-        "--rules",
-        rules.to_str().unwrap(),
-        "--logsource",
-        "product=windows,service=security",
-        "--input",
-        f.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let alerts: Vec<_> = common::file_lines(&out)
+    let rules = RULES.replace("generate: true", "generate: true\ntocsin:\n    suppress: 30m");
+    let alerts: Vec<_> = common::run_rules(dir.path(), &rules, &[&f], &[])
+        .alerts
         .into_iter()
         .filter(|a| a["kind"] == "correlation")
         .collect();
