@@ -89,36 +89,8 @@ fn model(events: &[(i64, String, u32)]) -> BTreeSet<(String, i64)> {
 }
 
 fn run(dir: &Path, inputs: &[&Path], extra: &[&str]) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
-    run_rules(dir, RULES, inputs, extra)
-}
-
-/// `tocsin run` over `inputs` with the rules `text`: (alerts, dead letters).
-fn run_rules(
-    dir: &Path,
-    text: &str,
-    inputs: &[&Path],
-    extra: &[&str],
-) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
-    let rules = dir.join("rules.yml");
-    fs::write(&rules, text).unwrap();
-    let out = dir.join("alerts.ndjson");
-    let dl = dir.join("dead.ndjson");
-    let mut args = vec![
-        "run",
-        "--rules",
-        rules.to_str().unwrap(),
-        "--logsource",
-        "product=windows,service=security",
-    ];
-    args.push("--input");
-    for i in inputs {
-        args.push(i.to_str().unwrap());
-    }
-    args.extend(["--output", out.to_str().unwrap(), "--dead-letter", dl.to_str().unwrap()]);
-    args.extend(extra);
-    let o = common::run(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    (common::file_lines(&out), common::file_lines(&dl))
+    let o = common::run_rules(dir, RULES, inputs, extra);
+    (o.alerts, o.dead_letters)
 }
 
 fn correlation_ids(alerts: &[serde_json::Value]) -> BTreeSet<String> {
@@ -215,9 +187,12 @@ fn suppression_folds_repeat_firings_into_one_alert() {
     let (plain, _) = run(dir.path(), &[&f], &[]);
     assert_eq!(correlation_ids(&plain).len(), 4, "without suppression: four alerts");
 
-    let suppressed = RULES.replace("generate: true", "generate: true\ntocsin:\n    suppress: 30m");
-    let (alerts, _) = run_rules(dir.path(), &suppressed, &[&f], &[]);
-    let alerts: Vec<_> = alerts.into_iter().filter(|a| a["kind"] == "correlation").collect();
+    let rules = RULES.replace("generate: true", "generate: true\ntocsin:\n    suppress: 30m");
+    let alerts: Vec<_> = common::run_rules(dir.path(), &rules, &[&f], &[])
+        .alerts
+        .into_iter()
+        .filter(|a| a["kind"] == "correlation")
+        .collect();
     assert_eq!(alerts.len(), 4, "one alert and three updates");
     assert_eq!(correlation_ids(&alerts).len(), 1, "updates keep the alert id");
     let last = alerts.last().unwrap();
@@ -230,7 +205,9 @@ fn suppression_folds_repeat_firings_into_one_alert() {
 fn a_rule_cap_evicts_oldest_groups_and_raises_a_state_overflow_meta_alert() {
     let dir = tempfile::tempdir().unwrap();
     // 30 users fail once each, a second apart; then user0..user4 fail 5 times.
-    let mut events: Vec<_> = (0..30).map(|i| (1_700_000_000 + i, format!("user{i}"), 4625)).collect();
+    let mut events: Vec<_> = (0..30)
+        .map(|i| (1_700_000_000 + i, format!("user{i}"), 4625))
+        .collect();
     for k in 0..5 {
         for u in 0..5 {
             events.push((1_700_000_100 + k * 5 + u, format!("user{u}"), 4625));
@@ -240,17 +217,17 @@ fn a_rule_cap_evicts_oldest_groups_and_raises_a_state_overflow_meta_alert() {
     fs::write(&f, events.iter().map(line).collect::<Vec<_>>().join("\n")).unwrap();
     let capped = RULES.replace("generate: true", "generate: true\ntocsin:\n    max_groups: 10");
     for shards in ["1", "4"] {
-        let (alerts, dead) = run_rules(dir.path(), &capped, &[&f], &["--shards", shards]);
-        assert!(dead.is_empty(), "{dead:?}");
-        common::assert_schema_valid(&alerts);
-        let overflow: Vec<_> = alerts.iter().filter(|a| a["kind"] == "state_overflow").collect();
+        let o = common::run_rules(dir.path(), &capped, &[&f], &["--shards", shards]);
+        assert!(o.dead_letters.is_empty(), "{:?}", o.dead_letters);
+        common::assert_schema_valid(&o.alerts);
+        let overflow: Vec<_> = o.alerts.iter().filter(|a| a["kind"] == "state_overflow").collect();
         assert_eq!(overflow.len(), 1, "one meta-alert per rule per hour: {overflow:?}");
         assert_eq!(overflow[0]["rule"]["id"], "many-failed");
         assert_eq!(overflow[0]["count"], 1);
         // The 5 users hit repeatedly are the newest groups: never evicted, all fire.
-        let fired: BTreeSet<_> = alerts
+        let fired: BTreeSet<_> = o
+            .correlations()
             .iter()
-            .filter(|a| a["kind"] == "correlation")
             .map(|a| a["group"]["TargetUserName"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(fired, (0..5).map(|u| format!("user{u}")).collect(), "shards={shards}");

@@ -51,3 +51,90 @@ pub fn assert_schema_valid(alerts: &[serde_json::Value]) {
         assert!(errors.is_empty(), "alert violates schema: {errors:?}\n{a}");
     }
 }
+
+/// Logsource given to every event by the correlation tests (`--logsource`).
+pub const WINDOWS_SECURITY: &str = "product=windows,service=security";
+
+/// What one `tocsin run` wrote.
+pub struct RunOutput {
+    /// The alert file, verbatim.
+    pub raw: String,
+    pub alerts: Vec<serde_json::Value>,
+    pub dead_letters: Vec<serde_json::Value>,
+}
+
+impl RunOutput {
+    /// The correlation alerts, in output order.
+    pub fn correlations(&self) -> Vec<&serde_json::Value> {
+        self.alerts.iter().filter(|a| a["kind"] == "correlation").collect()
+    }
+
+    /// The correlation alert ids, sorted (a multiset: repeats stay).
+    pub fn correlation_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .correlations()
+            .iter()
+            .map(|a| a["alert_id"].as_str().expect("alert_id").to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
+/// Runs `tocsin run` with the rules `rules_yaml` (written to `dir/rules.yml`)
+/// over `inputs`, every event classified as [`WINDOWS_SECURITY`], alerts and
+/// dead letters to files in `dir`; `extra` flags are appended. Panics unless it succeeds.
+pub fn run_rules(dir: &Path, rules_yaml: &str, inputs: &[&Path], extra: &[&str]) -> RunOutput {
+    let rules = dir.join("rules.yml");
+    std::fs::write(&rules, rules_yaml).unwrap();
+    let out = dir.join("alerts.ndjson");
+    let dl = dir.join("dead.ndjson");
+    let mut args = vec![
+        "run",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--logsource",
+        WINDOWS_SECURITY,
+        "--output",
+        out.to_str().unwrap(),
+        "--dead-letter",
+        dl.to_str().unwrap(),
+        "--input",
+    ];
+    args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    args.extend(extra);
+    let o = run(&args);
+    assert!(
+        o.status.success(),
+        "tocsin run failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    RunOutput {
+        raw: std::fs::read_to_string(&out).unwrap_or_default(),
+        alerts: file_lines(&out),
+        dead_letters: file_lines(&dl),
+    }
+}
+
+/// Writes NDJSON lines to `dir/name` and returns the path.
+pub fn write_lines(dir: &Path, name: &str, lines: impl IntoIterator<Item = String>) -> PathBuf {
+    let p = dir.join(name);
+    let text: Vec<String> = lines.into_iter().collect();
+    std::fs::write(&p, text.join("\n")).unwrap();
+    p
+}
+
+/// Nanoseconds since the epoch of an RFC 3339 time as the alerts write it.
+pub fn rfc3339_ns(s: &str) -> i128 {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("`{s}` is not RFC 3339: {e}"))
+        .unix_timestamp_nanos()
+}
+
+/// RFC 3339 UTC of milliseconds since the epoch, as the alerts write times.
+pub fn rfc3339_ms(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
