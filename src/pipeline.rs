@@ -86,13 +86,17 @@ struct Core {
     stats: Stats,
     /// Open suppressed alerts: (correlation, group) → the first alert and the firings folded into it.
     open: HashMap<(u32, Vec<Option<String>>), OpenAlert>,
-    /// Records processed since the correlator last applied its hits.
+    /// Records processed since the correlator last applied its hits, and when it did.
     since_flush: usize,
+    last_flush: std::time::Instant,
 }
 
 /// Records between correlator flushes: each flush is one barrier over the
 /// shard threads, so it is amortised over many records.
 pub const FLUSH_EVERY: usize = 4096;
+
+/// Longest a flush waits while records keep arriving.
+pub const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// An alert whose suppression period is running.
 struct OpenAlert {
@@ -131,6 +135,7 @@ impl Processor {
                 stats: Stats::default(),
                 open: HashMap::new(),
                 since_flush: 0,
+                last_flush: std::time::Instant::now(),
             },
         }
     }
@@ -255,7 +260,11 @@ impl Processor {
             .observe(partition, time_ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64);
         self.core.observe_watermark();
         self.core.since_flush += 1;
-        if self.core.since_flush >= FLUSH_EVERY {
+        // Count for throughput; time (checked every 64 records) so a slow
+        // stream still gets its correlation alerts within ~FLUSH_AFTER.
+        let due = self.core.since_flush >= FLUSH_EVERY
+            || (self.core.since_flush.is_multiple_of(64) && self.core.last_flush.elapsed() >= FLUSH_AFTER);
+        if due {
             self.core.flush(out)?;
         }
         Ok(())
@@ -348,6 +357,7 @@ impl Core {
 
     fn flush(&mut self, out: &mut dyn Output) -> std::io::Result<()> {
         self.since_flush = 0;
+        self.last_flush = std::time::Instant::now();
         if self.detector.correlations.is_empty() {
             return Ok(());
         }
@@ -495,11 +505,7 @@ impl Core {
             event_time: rfc3339(f.fire.first.0 as i128),
             time_source: TimeSource::Event,
             logsource: LogSourceRef::default(),
-            count: if value_type {
-                f.fire.evidence.len() as u64
-            } else {
-                f.fire.value as u64
-            },
+            count: if value_type { f.fire.hits } else { f.fire.value as u64 },
             group,
             source: self.position(f.fire.first.1),
             evidence: Vec::new(),

@@ -205,9 +205,7 @@ fn suppression_folds_repeat_firings_into_one_alert() {
 fn a_rule_cap_evicts_oldest_groups_and_raises_a_state_overflow_meta_alert() {
     let dir = tempfile::tempdir().unwrap();
     // 30 users fail once each, a second apart; then user0..user4 fail 5 times.
-    let mut events: Vec<_> = (0..30)
-        .map(|i| (1_700_000_000 + i, format!("user{i}"), 4625))
-        .collect();
+    let mut events: Vec<_> = (0..30).map(|i| (1_700_000_000 + i, format!("user{i}"), 4625)).collect();
     for k in 0..5 {
         for u in 0..5 {
             events.push((1_700_000_100 + k * 5 + u, format!("user{u}"), 4625));

@@ -413,7 +413,7 @@ impl Correlator {
         let mut outputs = Vec::new();
         for layer in 0..=self.set.max_layer {
             let mut firings = self.advance_layer(layer);
-            firings.sort_by(|a, b| (a.fire.last, a.corr, &a.group).cmp(&(b.fire.last, b.corr, &b.group)));
+            firings.sort_by(|a, b| (a.fire.decided, a.corr, &a.group).cmp(&(b.fire.decided, b.corr, &b.group)));
             for f in firings {
                 outputs.push(self.feed_outer(f));
             }
@@ -483,8 +483,8 @@ impl Correlator {
                 .and_then(value_of)
                 .map(String::into_boxed_str);
             let data = HitData {
-                time: f.fire.last.0,
-                seq: f.fire.last.1,
+                time: f.fire.decided.0,
+                seq: f.fire.decided.1,
                 rule: j,
                 value,
             };

@@ -177,11 +177,11 @@ impl Shard {
                 held.push(Reverse(h));
                 continue;
             }
-            self.close_due(set, layer, h.data.time, out);
+            self.close_due(set, layer, h.data.time, true, out);
             self.apply(set, h, out);
         }
         self.pending.extend(held);
-        self.close_due(set, layer, wm, out);
+        self.close_due(set, layer, wm, false, out);
     }
 
     fn apply(&mut self, set: &CorrelationSet, h: Hit, out: &mut Vec<Firing>) {
@@ -267,10 +267,19 @@ impl Shard {
         None
     }
 
-    /// Judges complete windows and drops expired state of `layer` whose deadline ≤ `t`.
-    fn close_due(&mut self, set: &CorrelationSet, layer: u8, t: i64, out: &mut Vec<Firing>) {
+    /// Judges complete windows and drops expired state of `layer` whose
+    /// deadline has passed at `t`. `before_hit`: a hit at `t` is about to be
+    /// applied, and a sliding window still includes a hit exactly one
+    /// timespan old (its edge), while a complete window `[start, end)` does
+    /// not include a hit at its end.
+    fn close_due(&mut self, set: &CorrelationSet, layer: u8, t: i64, before_hit: bool, out: &mut Vec<Firing>) {
         for li in 0..self.layers[layer as usize].len() {
             let corr = self.layers[layer as usize][li] as usize;
+            let t = if before_hit && set.specs[corr].window.sliding {
+                t.saturating_sub(1)
+            } else {
+                t
+            };
             while let Some(slot) = self.pop_due(set, corr, t, false) {
                 let s = &self.slots[slot as usize];
                 if let Some(fire) = s.state.close(&set.specs[corr].window) {

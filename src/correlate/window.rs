@@ -43,8 +43,15 @@ pub struct Fire {
     pub window_end: i64,
     /// Time and position of the first contributing hit (alert identity).
     pub first: (i64, Seq),
-    /// Time and position of the hit that made the window fire (or the window end).
+    /// Time and position of the last contributing hit.
     pub last: (i64, Seq),
+    /// When the firing was decided: the hit that made a sliding window fire,
+    /// or the end of a complete window (with its last hit's position). A
+    /// correlation of this one receives the firing at this time, which is
+    /// later than anything the outer layer applied before.
+    pub decided: (i64, Seq),
+    /// Contributing hits (value_* alerts report it as `count`).
+    pub hits: u64,
     /// Bit set of the referenced rules that contributed.
     pub rules: u64,
     /// Contributing hits (time, position), oldest first, at most [`EVIDENCE`].
@@ -92,6 +99,9 @@ impl WindowSpec {
     }
 }
 
+/// A temporal_ordered partial sequence: the hit of each step done so far.
+pub type Partial = Box<[(i64, Seq)]>;
+
 /// The state of one group.
 ///
 /// Variants are at most 32 bytes (rare, large states are boxed) and grow
@@ -105,9 +115,9 @@ pub enum GroupState {
     Distinct(Box<FxHashMap<Box<str>, (i64, Seq)>>),
     /// temporal (sliding): per referenced rule, its latest (time, seq).
     Temporal(Box<[Option<(i64, Seq)>]>),
-    /// temporal_ordered (sliding): for each step k, the latest start (time, seq)
-    /// of a partial sequence that completed steps 0..=k.
-    Ordered(Box<[Option<(i64, Seq)>]>),
+    /// temporal_ordered (sliding): for each step k, the partial sequence with
+    /// the latest start that completed steps 0..=k: the hit of each step.
+    Ordered(Box<[Option<Partial>]>),
     /// value_sum / value_avg / value_percentile (sliding): (time, seq, value) in the window.
     Values(VecDeque<(i64, Seq, f64)>),
     /// Any type under an upper-bound condition: one complete window.
@@ -157,7 +167,8 @@ impl GroupState {
         match self {
             GroupState::Count(q) => q.is_empty(),
             GroupState::Distinct(m) => m.is_empty(),
-            GroupState::Temporal(v) | GroupState::Ordered(v) => v.iter().all(Option::is_none),
+            GroupState::Temporal(v) => v.iter().all(Option::is_none),
+            GroupState::Ordered(v) => v.iter().all(Option::is_none),
             GroupState::Values(q) => q.is_empty(),
             GroupState::Fixed(_) => false,
         }
@@ -168,7 +179,8 @@ impl GroupState {
         let latest = match self {
             GroupState::Count(q) => q.back().map(|h| h.0),
             GroupState::Distinct(m) => m.values().map(|h| h.0).max(),
-            GroupState::Temporal(v) | GroupState::Ordered(v) => v.iter().flatten().map(|h| h.0).max(),
+            GroupState::Temporal(v) => v.iter().flatten().map(|h| h.0).max(),
+            GroupState::Ordered(v) => v.iter().flatten().map(|p| p[0].0).max(),
             GroupState::Values(q) => q.back().map(|h| h.0),
             GroupState::Fixed(w) => return w.start.saturating_add(spec.span),
         };
@@ -262,12 +274,15 @@ impl GroupState {
             CorrelationType::TemporalOrdered => w.order_step as f64,
             _ => aggregate(spec, w.values.iter().copied()),
         };
+        let end = w.start.saturating_add(spec.span);
         spec.condition.holds(value).then(|| Fire {
             value,
             window_start: w.start,
-            window_end: w.start.saturating_add(spec.span),
+            window_end: end,
             first: w.first,
             last: w.last,
+            decided: (end, w.last.1),
+            hits: w.count,
             rules: w.rules,
             evidence: w.evidence.clone(),
         })
@@ -301,18 +316,21 @@ impl FixedWindow {
     }
 }
 
-fn ordered_apply(steps: &mut [Option<(i64, Seq)>], spec: &WindowSpec, h: &HitData, horizon: i64) -> Option<Fire> {
+fn ordered_apply(steps: &mut [Option<Partial>], spec: &WindowSpec, h: &HitData, horizon: i64) -> Option<Fire> {
     for s in steps.iter_mut() {
-        if s.is_some_and(|(start, _)| start < horizon) {
+        if s.as_ref().is_some_and(|p| p[0].0 < horizon) {
             *s = None;
         }
     }
     let k = h.rule as usize;
-    let start = if k == 0 { Some((h.time, h.seq)) } else { steps[k - 1] };
-    let start = start?;
+    let this = (h.time, h.seq);
+    let partial: Partial = match k {
+        0 => Box::new([this]),
+        _ => steps[k - 1].as_ref()?.iter().copied().chain([this]).collect(),
+    };
     // Keep the latest start: it leaves the most time for the remaining steps.
-    if steps[k].is_none_or(|cur| cur < start) {
-        steps[k] = Some(start);
+    if steps[k].as_ref().is_none_or(|cur| cur[0] < partial[0]) {
+        steps[k] = Some(partial.clone());
     }
     if k + 1 < steps.len() {
         return None;
@@ -322,7 +340,7 @@ fn ordered_apply(steps: &mut [Option<(i64, Seq)>], spec: &WindowSpec, h: &HitDat
         return None;
     }
     steps.iter_mut().for_each(|s| *s = None);
-    Some(fire(n, &[start, (h.time, h.seq)], h, (1u64 << spec.rules.min(63)) - 1))
+    Some(fire(n, &partial, h, (1u64 << spec.rules.min(63)) - 1))
 }
 
 /// Pushes growing the buffer to at most `limit` slots, not the doubling
@@ -361,6 +379,8 @@ fn fire(value: f64, hits: &[(i64, Seq)], last: &HitData, rules: u64) -> Fire {
         window_end: last.time,
         first,
         last: (last.time, last.seq),
+        decided: (last.time, last.seq),
+        hits: hits.len() as u64,
         rules,
         evidence: hits.iter().take(EVIDENCE).copied().collect(),
     }
