@@ -13,6 +13,7 @@ use rustc_hash::FxHashMap;
 
 use super::index::{compile_regex, FieldIndex};
 use super::pattern::{compile_item, ItemTest, Placeholders, Pred, RefMode};
+use super::rawfilter::{json_literal, RawFilter};
 use super::trigger::choose_triggers;
 use super::AtomId;
 use crate::rules::{Condition, FieldItem, Modifier, Rule, RuleError, RuleErrorKind};
@@ -104,27 +105,6 @@ impl LazyAtom {
     }
 }
 
-/// A literal every value satisfying `pred` contains, usable to search raw
-/// JSON: ASCII with nothing JSON would escape.
-fn prefilter_literal(pred: &Pred) -> Option<String> {
-    let Pred::Glob(g) = pred else { return None };
-    let lit = g
-        .parts
-        .iter()
-        .filter_map(|p| match p {
-            super::pattern::GlobPart::Lit(l) => Some(l),
-            _ => None,
-        })
-        .max_by_key(|l| l.len())?;
-    let plain = |c: char| c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\';
-    // Numbers are matched by their canonical text, which the raw JSON may
-    // spell differently (`1.50`, `15e-1`): number-like literals cannot prefilter.
-    let numeric = lit
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
-    (!lit.is_empty() && !numeric && lit.chars().all(plain)).then(|| lit.clone())
-}
-
 /// Globs that the literal index settles without verification.
 fn is_indexed_literal(g: &super::pattern::Glob) -> bool {
     use super::pattern::GlobPart::{Lit, Star};
@@ -167,9 +147,9 @@ pub struct Plan {
     /// per-field scan (expensive tests that trigger no rule). `None` = eager.
     pub(super) lazy: Vec<Option<LazyAtom>>,
     /// Literals one of which every eager keyword atom needs, searched in the
-    /// raw record (ASCII case-insensitive): when none occurs, the keyword scan
-    /// of every value is skipped. `None` when some keyword atom has no such literal.
-    pub(super) keyword_prefilter: Option<aho_corasick::AhoCorasick>,
+    /// raw record: when none occurs, the keyword scan of every value is
+    /// skipped. `None` when some keyword atom has no such literal.
+    pub(super) keyword_prefilter: Option<RawFilter>,
 }
 
 impl Plan {
@@ -392,7 +372,7 @@ impl<'o> Builder<'o> {
             {
                 // lazy keyword atoms are computed exactly on demand
             } else if target == Target::Keywords {
-                match (&mut kw_literals, prefilter_literal(&pred)) {
+                match (&mut kw_literals, json_literal(&pred)) {
                     (Some(v), Some(l)) => v.push(l),
                     _ => kw_literals = None,
                 }
@@ -422,12 +402,7 @@ impl<'o> Builder<'o> {
         self.plan.triggers = triggers;
         self.plan.always = always;
         if self.plan.keywords.is_some() {
-            self.plan.keyword_prefilter = kw_literals.and_then(|lits| {
-                aho_corasick::AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .build(lits)
-                    .ok()
-            });
+            self.plan.keyword_prefilter = kw_literals.and_then(|lits| RawFilter::new(&lits));
         }
         self.plan
     }

@@ -22,7 +22,7 @@ impl Plan {
         s.begin(self.atoms.len(), self.rules.len());
         self.walk(0, event, s);
         if let Some(kw) = &self.keywords {
-            if self.keywords_possible(raw) {
+            if self.keywords_possible(raw, s) {
                 scan_all_values(kw, event, s);
             }
         }
@@ -48,16 +48,12 @@ impl Plan {
         &s.matched
     }
 
-    /// False only when the raw record proves no eager keyword atom can hold:
-    /// plain ASCII without `\\u` escapes, and no prefilter literal in it.
-    fn keywords_possible(&self, raw: Option<&[u8]>) -> bool {
+    /// False only when the raw record proves no eager keyword atom can hold.
+    fn keywords_possible(&self, raw: Option<&[u8]>, s: &mut Scratch) -> bool {
         let (Some(pf), Some(raw)) = (&self.keyword_prefilter, raw) else {
             return true;
         };
-        if !raw.is_ascii() || raw.windows(2).any(|w| w == b"\\u") {
-            return true;
-        }
-        pf.is_match(raw)
+        pf.possible(raw, &mut s.raw_lower)
     }
 
     #[inline]
@@ -199,5 +195,60 @@ fn lazy_holds(test: &LazyTest, t: &Text<'_>, s: &mut Scratch) -> bool {
         LazyTest::Direct(Pred::Time(part, cmp, rhs)) => time_part(t, *part).is_some_and(|n| cmp.holds(n, *rhs)),
         LazyTest::Direct(Pred::Cidr(net)) => parse_ip(raw).is_some_and(|ip| net.contains(ip)),
         LazyTest::Direct(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use crate::decode::JsonDecoder;
+    use crate::matcher::compile::CompileOptions;
+    use crate::matcher::{Plan, Scratch};
+    use crate::rules::parse::parse_str;
+
+    fn keyword_plan(keywords: &[&str]) -> Plan {
+        let list: String = keywords.iter().map(|k| format!("        - '{k}'\n")).collect();
+        let yaml =
+            format!("title: t\nid: r1\nlogsource:\n    product: test\ndetection:\n    keywords:\n{list}    condition: keywords\n");
+        let (rules, errors) = parse_str(&yaml, Arc::new(PathBuf::from("t.yml")));
+        assert!(errors.is_empty(), "{errors:?}");
+        let rules: Vec<_> = rules.into_iter().map(Arc::new).collect();
+        let (plan, errors) = Plan::compile(&rules, &CompileOptions::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        plan
+    }
+
+    /// Scans with and without the raw record; both must agree.
+    fn matches(plan: &Plan, record: &str) -> bool {
+        let mut dec = JsonDecoder::new(1 << 20);
+        let ev = dec.decode(record.as_bytes()).expect("test record is JSON");
+        let mut s = Scratch::new();
+        let plain = !plan.scan(ev.root(), &mut s).is_empty();
+        let raw = !plan.scan_raw(ev.root(), Some(record.as_bytes()), &mut s).is_empty();
+        assert_eq!(plain, raw, "raw prefilter changed the result on {record}");
+        raw
+    }
+
+    #[test]
+    fn keyword_prefilter_handles_json_escapes() {
+        let plan = keyword_plan(&[r"\mimilib.dll", r#"say "hi""#, "a/b", "kiwi"]);
+        assert!(plan.keyword_prefilter.is_some());
+        assert!(matches(&plan, r#"{"f":"C:\\Temp\\MIMILIB.DLL"}"#));
+        assert!(matches(&plan, r#"{"f":"C:\\Temp\u005cmimilib.dll"}"#));
+        assert!(matches(&plan, r#"{"f":"x \u0022say \"hi\""}"#));
+        assert!(matches(&plan, r#"{"f":"a\/b"}"#));
+        assert!(matches(&plan, r#"{"f":"A/B"}"#));
+        assert!(!matches(&plan, r#"{"f":"C:\\Users\\mimilib.dl"}"#));
+        assert!(!matches(&plan, r#"{"f":"C:\\Users\\x","g":"a\\/b"}"#));
+        // Windows paths do not defeat the prefilter; optional escapes do.
+        let mut s = Scratch::new();
+        assert!(!plan.keywords_possible(Some(br#"{"f":"C:\\Users\\x"}"#), &mut s));
+        assert!(plan.keywords_possible(Some(br#"{"f":"C:\\Users\u0020x"}"#), &mut s));
+        // Non-ASCII text is searched too, unless it may lowercase to a literal.
+        assert!(!plan.keywords_possible(Some("{\"f\":\"C:\\\\Us\u{e9}rs\"}".as_bytes()), &mut s));
+        assert!(matches(&plan, "{\"f\":\"\u{212A}IWI\"}"));
+        assert!(matches(&plan, "{\"f\":\"KIW\u{130}\"}"));
     }
 }

@@ -9,6 +9,7 @@ pub mod compile;
 pub mod eval;
 pub mod index;
 pub mod pattern;
+pub mod rawfilter;
 pub mod reference;
 pub mod scalar;
 pub mod scratch;

@@ -9,6 +9,8 @@ pub struct Scratch {
     bits: Vec<u64>,
     set: Vec<AtomId>,
     lower: String,
+    /// The raw record, ASCII-lowercased, for the keyword prefilter.
+    pub(super) raw_lower: Vec<u8>,
     /// Lazily computed atoms of this event: known bit and value bit.
     known: Vec<u64>,
     known_list: Vec<AtomId>,
