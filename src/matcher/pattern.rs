@@ -555,8 +555,11 @@ fn to_glob(v: Variant, cased: bool) -> Glob {
 impl Glob {
     /// Matches the whole of `text` (already lowercased when the glob is not cased).
     ///
-    /// Iterative wildcard matching with one backtrack point per star: linear
-    /// in practice, never exponential.
+    /// Iterative wildcard matching with one backtrack point (the last star):
+    /// never exponential. A star followed by a literal jumps to the literal's
+    /// next occurrence (a SIMD substring search) instead of growing one
+    /// character at a time; when there is none, nothing after the star can
+    /// match and neither can an earlier star's longer absorption.
     pub fn is_match(&self, text: &str) -> bool {
         match self.parts.as_slice() {
             [] => return text.is_empty(),
@@ -574,8 +577,12 @@ impl Glob {
             if pi < parts.len() {
                 match &parts[pi] {
                     GlobPart::Star => {
-                        backtrack = Some((pi, ti));
+                        let Some(at) = self.next_start(pi + 1, text, ti) else {
+                            return false;
+                        };
+                        backtrack = Some((pi, at));
                         pi += 1;
+                        ti = at;
                         continue;
                     }
                     GlobPart::Lit(l) if text[ti..].starts_with(l.as_str()) => {
@@ -609,10 +616,21 @@ impl Glob {
             let Some(c) = text[bt..].chars().next() else {
                 return false;
             };
-            let nt = bt + c.len_utf8();
+            let Some(nt) = self.next_start(bp + 1, text, bt + c.len_utf8()) else {
+                return false;
+            };
             backtrack = Some((bp, nt));
             pi = bp + 1;
             ti = nt;
+        }
+    }
+
+    /// Where part `pi` can start at or after byte `from` of `text`: the next
+    /// occurrence of a literal, or `from` itself for any other part.
+    fn next_start(&self, pi: usize, text: &str, from: usize) -> Option<usize> {
+        match self.parts.get(pi) {
+            Some(GlobPart::Lit(l)) => text[from..].find(l.as_str()).map(|k| from + k),
+            _ => Some(from),
         }
     }
 
@@ -622,6 +640,77 @@ impl Glob {
             [] => Some(""),
             [GlobPart::Lit(s)] => Some(s),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Glob, GlobPart, DASHES};
+    use proptest::prelude::*;
+
+    /// Backtracking over every split: exponential, obviously right.
+    fn naive(parts: &[GlobPart], text: &str) -> bool {
+        let first = |t: &str| t.chars().next();
+        match parts.split_first() {
+            None => text.is_empty(),
+            Some((GlobPart::Star, rest)) => text
+                .char_indices()
+                .map(|(i, _)| i)
+                .chain([text.len()])
+                .any(|i| naive(rest, &text[i..])),
+            Some((GlobPart::Lit(l), rest)) => text.strip_prefix(l.as_str()).is_some_and(|t| naive(rest, t)),
+            Some((GlobPart::One, rest)) => first(text).is_some_and(|c| naive(rest, &text[c.len_utf8()..])),
+            Some((GlobPart::Dash, rest)) => {
+                first(text).is_some_and(|c| DASHES.contains(&c) && naive(rest, &text[c.len_utf8()..]))
+            }
+        }
+    }
+
+    fn part() -> impl Strategy<Value = GlobPart> {
+        prop_oneof![
+            "[ab-]{1,3}".prop_map(GlobPart::Lit),
+            Just(GlobPart::Star),
+            Just(GlobPart::One),
+            Just(GlobPart::Dash),
+        ]
+    }
+
+    /// A text the glob matches: each wildcard filled from `fills`.
+    fn instance(parts: &[GlobPart], fills: &[String]) -> String {
+        let mut out = String::new();
+        for (p, fill) in parts.iter().zip(fills) {
+            match p {
+                GlobPart::Lit(l) => out.push_str(l),
+                GlobPart::Star => out.push_str(fill),
+                GlobPart::One => out.push(fill.chars().next().unwrap_or('a')),
+                GlobPart::Dash => out.push('\u{2013}'),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn glob_matches_like_naive_backtracking(
+            parts in prop::collection::vec(part(), 0..7),
+            fills in prop::collection::vec("[ab-]{0,4}", 7),
+            cut in 0usize..16,
+            noise in "[ab-]{0,2}",
+        ) {
+            let g = Glob { parts: parts.clone(), cased: true };
+            // The instance itself, and near misses: a character dropped or noise inserted.
+            let text = instance(&parts, &fills);
+            let mut near: Vec<char> = text.chars().collect();
+            if cut < near.len() {
+                near.remove(cut);
+            }
+            let dropped: String = near.into_iter().collect();
+            let at = text.char_indices().map(|(i, _)| i).nth(cut).unwrap_or(text.len());
+            let noisy = format!("{}{noise}{}", &text[..at], &text[at..]);
+            for t in [text, dropped, noisy] {
+                prop_assert_eq!(g.is_match(&t), naive(&parts, &t), "{:?} on {:?}", parts, t);
+            }
         }
     }
 }
