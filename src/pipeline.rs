@@ -80,8 +80,9 @@ struct Core {
     redactor: Redactor,
     correlator: Correlator,
     watermarks: Watermarks,
-    /// Input partitions (files, topic-partitions) by name, and their positions' shape.
-    partitions: HashMap<String, u32>,
+    /// Input partitions (files, topic-partitions) by a hash of their identity
+    /// (no per-record allocation), and their positions' shape.
+    partitions: HashMap<u64, Vec<u32>>,
     partition_names: Vec<Position>,
     stats: Stats,
     /// Open suppressed alerts: (correlation, group) → the first alert and the firings folded into it.
@@ -274,12 +275,16 @@ impl Processor {
 impl Core {
     /// Registers an input partition up front (so the watermark waits for it).
     fn partition(&mut self, pos: &Position) -> u32 {
-        let key = partition_key(pos);
-        if let Some(&p) = self.partitions.get(&key) {
+        let key = partition_hash(pos);
+        let known = self.partitions.get(&key).into_iter().flatten();
+        if let Some(&p) = known
+            .into_iter()
+            .find(|&&p| same_partition(&self.partition_names[p as usize], pos))
+        {
             return p;
         }
         let p = self.watermarks.add_partition();
-        self.partitions.insert(key, p);
+        self.partitions.entry(key).or_default().push(p);
         self.partition_names.push(pos.clone());
         p
     }
@@ -523,10 +528,33 @@ impl Core {
     }
 }
 
-fn partition_key(pos: &Position) -> String {
+/// Hash of the input partition a position belongs to (file, or topic and partition).
+fn partition_hash(pos: &Position) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = rustc_hash::FxBuildHasher.build_hasher();
     match pos {
-        Position::File { file, .. } => format!("file:{file}"),
-        Position::Kafka { topic, partition, .. } => format!("kafka:{topic}/{partition}"),
+        Position::File { file, .. } => (0u8, file).hash(&mut h),
+        Position::Kafka { topic, partition, .. } => (1u8, topic, partition).hash(&mut h),
+    }
+    h.finish()
+}
+
+fn same_partition(a: &Position, b: &Position) -> bool {
+    match (a, b) {
+        (Position::File { file: x, .. }, Position::File { file: y, .. }) => x == y,
+        (
+            Position::Kafka {
+                topic: t1,
+                partition: p1,
+                ..
+            },
+            Position::Kafka {
+                topic: t2,
+                partition: p2,
+                ..
+            },
+        ) => p1 == p2 && t1 == t2,
+        _ => false,
     }
 }
 

@@ -148,8 +148,12 @@ impl KafkaSource {
                     };
                     let payload = msg.payload().unwrap_or_default();
                     let transport_ns = msg.timestamp().to_millis().map(|ms| ms as i128 * 1_000_000);
-                    last_seen.insert(tp.clone(), Instant::now());
-                    proc.set_idle(&pos, false);
+                    // Only a partition marked idle needs waking: no per-message watermark work.
+                    if let Some(seen) = last_seen.insert(tp.clone(), Instant::now()) {
+                        if seen.elapsed() >= self.idle_timeout {
+                            proc.set_idle(&pos, false);
+                        }
+                    }
                     proc.process(payload, payload.len(), pos, transport_ns, out)?;
                     stats.messages += 1;
                     lock(&offsets).insert(tp.clone(), msg.offset() + 1);
