@@ -166,7 +166,12 @@ impl KafkaSource {
                     tracing::warn!(error = %e, "Kafka consumer error; retrying");
                     std::thread::sleep(Duration::from_millis(200));
                 }
-                None => self.mark_idle(proc, &last_seen),
+                // A lull ends a batch: what the watermark has passed fires now,
+                // not at the next commit.
+                None => {
+                    self.mark_idle(proc, &last_seen);
+                    proc.flush(out)?;
+                }
             }
             if last_commit.elapsed() >= self.commit_interval {
                 proc.flush(out)?;
