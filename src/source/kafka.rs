@@ -137,7 +137,10 @@ impl KafkaSource {
                 break;
             }
             let polled = consumer.poll(Duration::from_millis(100));
-            self.track_assignment(&consumer, proc, &mut last_seen);
+            let assigned = self.track_assignment(&consumer, proc, &mut last_seen);
+            if let Some(r) = remaining.as_mut() {
+                skip_consumed(&consumer, &assigned, r);
+            }
             match polled {
                 Some(Ok(msg)) => {
                     let tp = (msg.topic().to_string(), msg.partition());
@@ -167,7 +170,12 @@ impl KafkaSource {
                     tracing::warn!(error = %e, "Kafka consumer error; retrying");
                     std::thread::sleep(Duration::from_millis(200));
                 }
-                None => self.mark_idle(proc, &last_seen),
+                // A lull ends a batch: what the watermark has passed fires now,
+                // not at the next commit.
+                None => {
+                    self.mark_idle(proc, &last_seen);
+                    proc.flush(out)?;
+                }
             }
             if last_commit.elapsed() >= self.commit_interval {
                 proc.flush(out)?;
@@ -218,14 +226,15 @@ impl KafkaSource {
     /// An assigned partition holds the watermark back from the start (until
     /// it delivers or goes idle), so events of a partition that is slow to
     /// deliver are not late merely because another partition came first. A
-    /// revoked one stops holding it.
+    /// revoked one stops holding it. Returns the partitions newly assigned.
     fn track_assignment(
         &self,
         consumer: &BaseConsumer<Context>,
         proc: &mut Processor,
         last_seen: &mut BTreeMap<(String, i32), Instant>,
-    ) {
+    ) -> Vec<(String, i32)> {
         let changes = std::mem::take(&mut *lock(&consumer.context().changes));
+        let mut new = Vec::new();
         for ((topic, partition), assigned) in changes {
             let pos = Position::Kafka {
                 topic: topic.clone(),
@@ -235,11 +244,13 @@ impl KafkaSource {
             proc.partition(&pos);
             proc.set_idle(&pos, !assigned);
             if assigned {
-                last_seen.insert((topic, partition), Instant::now());
+                last_seen.insert((topic.clone(), partition), Instant::now());
+                new.push((topic, partition));
             } else {
                 last_seen.remove(&(topic, partition));
             }
         }
+        new
     }
 
     /// Partitions silent for `idle_timeout` stop holding the watermark back.
@@ -277,6 +288,36 @@ impl KafkaSource {
             consumer.commit(&tpl, CommitMode::Sync).map_err(SourceError::Commit)?;
         }
         Ok(())
+    }
+}
+
+/// Replay: a partition whose group already committed its end offset (a
+/// replay resumed after an earlier run) delivers nothing more, so it is not
+/// waited for; otherwise the replay would never end.
+fn skip_consumed(
+    consumer: &BaseConsumer<Context>,
+    assigned: &[(String, i32)],
+    remaining: &mut BTreeMap<(String, i32), i64>,
+) {
+    let mut tpl = TopicPartitionList::new();
+    for tp in assigned.iter().filter(|tp| remaining.contains_key(*tp)) {
+        tpl.add_partition(&tp.0, tp.1);
+    }
+    if tpl.count() == 0 {
+        return;
+    }
+    match consumer.committed_offsets(tpl, Duration::from_secs(10)) {
+        Ok(committed) => {
+            for e in committed.elements() {
+                let tp = (e.topic().to_string(), e.partition());
+                if let (Offset::Offset(next), Some(&end)) = (e.offset(), remaining.get(&tp)) {
+                    if next >= end {
+                        remaining.remove(&tp);
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "reading committed offsets; waiting for every partition's end"),
     }
 }
 

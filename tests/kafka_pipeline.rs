@@ -1,0 +1,899 @@
+//! The Kafka path through the real Kafka protocol: librdkafka's in-process
+//! mock cluster (a real listener on loopback), input topics of three
+//! partitions, the consumer-group source, the pipeline and the producer sink.
+//!
+//! Every test reads its results back from the broker — the alert topic, the
+//! dead-letter topic and the group's committed offsets — and compares them
+//! with what the scenario must give, exactly.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use serde_json::Value;
+
+use tocsin::alert::redact::Redactor;
+use tocsin::cli::run::{prepare, Prepared};
+use tocsin::cli::RuleArgs;
+use tocsin::config::KafkaConfig;
+use tocsin::pipeline::{CorrelationConfig, Processor};
+use tocsin::sink::kafka::KafkaOutput;
+use tocsin::source::embedded::{read_all, Record};
+use tocsin::source::kafka::{KafkaSource, SourceStats};
+
+const PARTITIONS: i32 = 3;
+const INPUT: [&str; 2] = ["winlogbeat", "winlogbeat-dc2"];
+
+const RULES: &str = r#"
+title: Failed Logon
+id: failed-logon
+name: failed_logon
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 4625
+    condition: selection
+level: low
+---
+title: Successful Logon
+id: successful-logon
+name: successful_logon
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 4624
+    condition: selection
+level: low
+---
+title: Many Failed Logons
+id: many-failed
+name: many_failed
+correlation:
+    type: event_count
+    rules:
+        - failed_logon
+    group-by:
+        - TargetUserName
+    timespan: 10m
+    condition:
+        gte: 5
+generate: true
+level: medium
+---
+title: Brute Force Then Success
+id: brute-then-success
+correlation:
+    type: temporal_ordered
+    rules:
+        - many_failed
+        - successful_logon
+    group-by:
+        - TargetUserName
+    timespan: 10m
+generate: true
+level: high
+"#;
+
+/// The config file: fast commits; `extra_kafka` adds lines to `[kafka]`.
+fn config_text(group: &str, extra_kafka: &str) -> String {
+    format!(
+        r#"
+[input]
+time_fields = ["@timestamp"]
+
+[kafka]
+group_id = "{group}"
+commit_interval = "200ms"
+idle_timeout = "10s"
+shutdown_timeout = "5s"
+{extra_kafka}
+
+[kafka.properties]
+"session.timeout.ms" = "6000"
+"heartbeat.interval.ms" = "500"
+
+[output]
+alerts_topic = "alerts"
+dead_letter_topic = "dead-letters"
+
+[[sources]]
+name = "windows-security"
+product = "windows"
+service = "security"
+topics = ["winlogbeat", "winlogbeat-dc2"]
+when = {{ "Channel" = "Security" }}
+"#
+    )
+}
+
+/// Config and rules loaded the way `tocsin run --config … --rules …` loads them.
+fn prepared(dir: &Path, group: &str) -> Prepared {
+    let cfg = dir.join("tocsin.toml");
+    std::fs::write(&cfg, config_text(group, "")).unwrap();
+    let rules = dir.join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
+    let p = prepare(
+        &RuleArgs {
+            rules: vec![rules],
+            config: Some(cfg),
+        },
+        None,
+        false,
+    )
+    .expect("config and rules load");
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    p
+}
+
+// ── the mock cluster ─────────────────────────────────────────────────────
+
+/// (partition, offset) of a delivered record, or the delivery error.
+type Landed = Result<(i32, i64), String>;
+
+/// Where each produced record landed, by its index.
+#[derive(Default)]
+struct Delivered(Mutex<BTreeMap<usize, Landed>>);
+
+impl ClientContext for Delivered {}
+
+impl ProducerContext for Delivered {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, r: &DeliveryResult<'_>, i: usize) {
+        let v = match r {
+            Ok(m) => Ok((m.partition(), m.offset())),
+            Err((e, _)) => Err(e.to_string()),
+        };
+        self.0.lock().unwrap().insert(i, v);
+    }
+}
+
+/// A one-broker mock cluster, owned by the producer that feeds it the input.
+struct Cluster {
+    producer: BaseProducer<Delivered>,
+    bootstrap: String,
+}
+
+type Ends = BTreeMap<(String, i32), i64>;
+
+impl Cluster {
+    fn start(topics: &[&str]) -> Cluster {
+        let producer: BaseProducer<Delivered> = ClientConfig::new()
+            .set("test.mock.num.brokers", "1")
+            .set("enable.idempotence", "true")
+            .create_with_context(Delivered::default())
+            .expect("mock cluster");
+        let bootstrap = {
+            let mock = producer
+                .client()
+                .mock_cluster()
+                .expect("the producer owns a mock cluster");
+            for t in topics {
+                mock.create_topic(t, PARTITIONS, 1).expect("create topic");
+            }
+            mock.bootstrap_servers()
+        };
+        // Each group here has one member: no need to wait the default 3 s for others to join.
+        // SAFETY: the mock cluster lives as long as `producer`, whose handle owns it.
+        unsafe {
+            let mc = rdkafka::bindings::rd_kafka_handle_mock_cluster(producer.client().native_ptr());
+            assert!(!mc.is_null());
+            rdkafka::bindings::rd_kafka_mock_group_initial_rebalance_delay_ms(mc, 0);
+        }
+        Cluster { producer, bootstrap }
+    }
+
+    /// Produces `records` to their partitions; returns where each landed.
+    fn produce(&self, records: &[In]) -> Vec<(String, i32, i64)> {
+        self.producer.context().0.lock().unwrap().clear();
+        for (i, r) in records.iter().enumerate() {
+            let rec = BaseRecord::with_opaque_to(r.topic, i)
+                .partition(r.partition)
+                .key(r.key.as_bytes())
+                .payload(&r.payload[..]);
+            self.producer.send(rec).map_err(|(e, _)| e).expect("send");
+        }
+        self.producer.flush(Duration::from_secs(10)).expect("flush input");
+        let d = self.producer.context().0.lock().unwrap();
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let (p, o) = d[&i].clone().expect("delivered");
+                assert_eq!(p, r.partition);
+                (r.topic.to_string(), p, o)
+            })
+            .collect()
+    }
+
+    /// End offsets of the input topics, as the broker reports them.
+    fn ends(&self) -> Ends {
+        let c = reader(&self.bootstrap, "kt-watermarks");
+        let mut out = Ends::new();
+        for t in INPUT {
+            for p in 0..PARTITIONS {
+                let (_, high) = c.fetch_watermarks(t, p, Duration::from_secs(5)).unwrap();
+                out.insert((t.to_string(), p), high);
+            }
+        }
+        out
+    }
+
+    /// The group's committed offsets for every input partition (-1: none).
+    fn committed(&self, group: &str) -> Ends {
+        let c = reader(&self.bootstrap, group);
+        let mut tpl = TopicPartitionList::new();
+        for t in INPUT {
+            for p in 0..PARTITIONS {
+                tpl.add_partition(t, p);
+            }
+        }
+        let got = c
+            .committed_offsets(tpl, Duration::from_secs(5))
+            .expect("committed offsets");
+        got.elements()
+            .iter()
+            .map(|e| {
+                let o = match e.offset() {
+                    Offset::Offset(o) => o,
+                    _ => -1,
+                };
+                ((e.topic().to_string(), e.partition()), o)
+            })
+            .collect()
+    }
+}
+
+fn reader(bootstrap: &str, group: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap()
+}
+
+// ── the scenario ─────────────────────────────────────────────────────────
+
+/// One input record: topic, partition, key (the host that logged it), bytes.
+#[derive(Clone)]
+struct In {
+    topic: &'static str,
+    partition: i32,
+    key: String,
+    payload: Vec<u8>,
+    /// Second batch of the restart test.
+    late_batch: bool,
+}
+
+/// `2026-11-02T09:MM:SSZ`, `t` seconds after 09:00.
+fn ts(t: u32) -> String {
+    format!("2026-11-02T09:{:02}:{:02}Z", t / 60, t % 60)
+}
+
+fn logon(t: u32, event_id: u32, user: &str) -> Vec<u8> {
+    format!(
+        r#"{{"@timestamp":"{}","Channel":"Security","EventID":{event_id},"TargetUserName":"{user}","IpAddress":"10.0.0.9"}}"#,
+        ts(t)
+    )
+    .into_bytes()
+}
+
+const FAIL: u32 = 4625;
+const OK: u32 = 4624;
+
+/// Hosts log to partitions by host, so one user's logons are spread over all
+/// partitions and arrive out of event-time order; each partition is in order.
+fn scenario() -> Vec<In> {
+    let r = |topic: &'static str, partition: i32, payload: Vec<u8>| In {
+        topic,
+        partition,
+        key: format!("{topic}-host{partition}"),
+        payload,
+        late_batch: false,
+    };
+    let (w, d) = (INPUT[0], INPUT[1]);
+    let mut v = vec![
+        // winlogbeat/0
+        r(w, 0, logon(30, FAIL, "alice")),
+        r(
+            w,
+            0,
+            br#"{"@timestamp":"2026-11-02T09:00:50Z","Channel":"System","EventID":7036}"#.to_vec(),
+        ),
+        r(w, 0, logon(90, FAIL, "alice")),
+        r(w, 0, logon(180, OK, "alice")),
+        r(w, 0, logon(360, FAIL, "erin")),
+        r(
+            w,
+            0,
+            br#"{"@timestamp":"2026-11-02T09:07:00Z","Channel":"Security","EventID":46"#.to_vec(),
+        ),
+        r(w, 0, logon(500, FAIL, "dan")),
+        // winlogbeat/1
+        r(w, 1, logon(60, FAIL, "alice")),
+        r(
+            w,
+            1,
+            br#"{"Channel":"Security","EventID":4625,"TargetUserName":"nobody"}"#.to_vec(),
+        ),
+        r(w, 1, logon(150, FAIL, "alice")),
+        r(w, 1, logon(200, FAIL, "bob")),
+        r(w, 1, logon(390, FAIL, "erin")),
+        r(w, 1, logon(530, FAIL, "dan")),
+        // winlogbeat/2
+        r(w, 2, logon(0, FAIL, "alice")),
+        r(w, 2, logon(100, 4634, "alice")),
+        r(w, 2, logon(120, FAIL, "alice")),
+        r(w, 2, logon(240, OK, "carol")),
+        r(w, 2, b"[1,2,3]".to_vec()),
+        r(w, 2, Vec::new()),
+        // winlogbeat-dc2/0
+        r(d, 0, logon(300, FAIL, "erin")),
+        r(d, 0, b"\xff\xfe{\"not\":\"utf8\"}".to_vec()),
+        // winlogbeat-dc2/1
+        r(d, 1, logon(330, FAIL, "erin")),
+        r(d, 1, logon(560, FAIL, "dan")),
+        // winlogbeat-dc2/2
+        r(d, 2, logon(260, FAIL, "bob")),
+        r(d, 2, logon(420, FAIL, "erin")),
+    ];
+    // Dan's brute force straddles the restart of `restart_resumes_from_committed_offsets`.
+    let mut late = vec![
+        r(w, 0, logon(590, FAIL, "dan")),
+        r(d, 0, logon(620, FAIL, "dan")),
+        r(w, 1, logon(650, OK, "dan")),
+        r(d, 1, b"{\"@timestamp\":".to_vec()),
+        r(w, 2, logon(700, FAIL, "frank")),
+    ];
+    late.iter_mut().for_each(|x| x.late_batch = true);
+    v.extend(late);
+    v
+}
+
+// ── running the pipeline ─────────────────────────────────────────────────
+
+struct Outcome {
+    stats: SourceStats,
+    alerts: Vec<Record>,
+    dead_letters: Vec<Record>,
+}
+
+/// Runs the source over `bootstrap` until `stop_at` as a replay, into
+/// `alerts_topic` / `dead_topic`, and reads both topics back.
+fn replay(p: &Prepared, bootstrap: &str, group: &str, stop_at: Ends, alerts_topic: &str, dead_topic: &str) -> Outcome {
+    let k = &p.config.kafka;
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", bootstrap);
+    for (key, v) in &k.properties {
+        client.set(key, v);
+    }
+    let source = KafkaSource {
+        client,
+        group_id: group.to_string(),
+        topics: KafkaConfig::topics(&p.config.sources),
+        commit_interval: KafkaConfig::duration(&k.commit_interval),
+        idle_timeout: KafkaConfig::duration(&k.idle_timeout),
+        shutdown_timeout: KafkaConfig::duration(&k.shutdown_timeout),
+        stop_at: Some(stop_at),
+    };
+    let corr = CorrelationConfig {
+        shards: 2,
+        ..CorrelationConfig::default()
+    };
+    let mut proc = Processor::with_correlation(
+        p.detector.clone(),
+        Redactor::default_on(),
+        p.config.input.max_event_bytes,
+        &corr,
+    );
+    let mut out = KafkaOutput::new(&source.client, alerts_topic, dead_topic).expect("producer");
+    // A replay that does not end by itself is a failure, not a hung test.
+    let stop = AtomicBool::new(false);
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let stats = std::thread::scope(|s| {
+        let stop = &stop;
+        let watchdog = s.spawn(move || {
+            let timed_out = finished.recv_timeout(Duration::from_secs(20)).is_err();
+            stop.store(timed_out, Ordering::Relaxed);
+            timed_out
+        });
+        let stats = source.run(&mut proc, &mut out, stop).expect("source run");
+        let _ = done.send(());
+        assert!(
+            !watchdog.join().unwrap(),
+            "the replay did not reach its end offsets within 20 s"
+        );
+        stats
+    });
+    Outcome {
+        stats,
+        alerts: read_all(bootstrap, alerts_topic).expect("read alerts"),
+        dead_letters: read_all(bootstrap, dead_topic).expect("read dead letters"),
+    }
+}
+
+fn json(r: &Record) -> Value {
+    serde_json::from_slice(&r.payload).expect("alert is JSON")
+}
+
+fn pos(v: &Value) -> String {
+    format!(
+        "{}/{}@{}",
+        v["topic"].as_str().unwrap(),
+        v["partition"].as_i64().unwrap(),
+        v["offset"].as_i64().unwrap()
+    )
+}
+
+/// An alert in one line: what it is, for whom, how many, when, from where.
+fn describe(a: &Value) -> String {
+    let mut s = format!(
+        "{} {} {} count={} at={} src={}",
+        a["kind"].as_str().unwrap(),
+        a["rule"]["id"].as_str().unwrap(),
+        a["group"],
+        a["count"],
+        a["event_time"].as_str().unwrap(),
+        pos(&a["source"]),
+    );
+    if a["kind"] == "correlation" {
+        let refs: Vec<String> = a["evidence_refs"].as_array().unwrap().iter().map(pos).collect();
+        s += &format!(
+            " {}..{} refs=[{}]",
+            a["first_event_time"].as_str().unwrap(),
+            a["last_event_time"].as_str().unwrap(),
+            refs.join(" ")
+        );
+    }
+    s
+}
+
+/// What the whole scenario must give: (alerts described, dead letters as
+/// (reason, source topic, partition, offset, original bytes)).
+type DeadLetterRow = (String, String, i32, i64, Vec<u8>);
+
+fn expected(input: &[In], at: &[(String, i32, i64)]) -> (Vec<String>, Vec<DeadLetterRow>) {
+    let where_ = |t: u32, user: &str| -> String {
+        let needle = format!("\"@timestamp\":\"{}\"", ts(t));
+        let i = input
+            .iter()
+            .position(|r| {
+                let s = String::from_utf8_lossy(&r.payload);
+                s.contains(&needle) && s.contains(&format!("\"{user}\""))
+            })
+            .unwrap_or_else(|| panic!("no event at {t} for {user}"));
+        format!("{}/{}@{}", at[i].0, at[i].1, at[i].2)
+    };
+    let m = |rule: &str, t: u32, user: &str| format!("match {rule} {{}} count=1 at={} src={}", ts(t), where_(t, user));
+    let mut alerts = Vec::new();
+    for (user, times) in [
+        ("alice", &[0, 30, 60, 90, 120, 150][..]),
+        ("bob", &[200, 260]),
+        ("erin", &[300, 330, 360, 390, 420]),
+        ("dan", &[500, 530, 560, 590, 620]),
+        ("frank", &[700]),
+    ] {
+        alerts.extend(times.iter().map(|&t| m("failed-logon", t, user)));
+    }
+    for (user, t) in [("alice", 180), ("carol", 240), ("dan", 650)] {
+        alerts.push(m("successful-logon", t, user));
+    }
+    // event_count fires at the 5th failure; its window starts at the first.
+    for (user, times) in [
+        ("alice", [0, 30, 60, 90, 120]),
+        ("erin", [300, 330, 360, 390, 420]),
+        ("dan", [500, 530, 560, 590, 620]),
+    ] {
+        let refs: Vec<String> = times.iter().map(|&t| where_(t, user)).collect();
+        alerts.push(format!(
+            "correlation many-failed {{\"TargetUserName\":\"{user}\"}} count=5 at={} src={} {}..{} refs=[{}]",
+            ts(times[0]),
+            refs[0],
+            ts(times[0]),
+            ts(times[4]),
+            refs.join(" ")
+        ));
+    }
+    // temporal_ordered: the inner firing counts at its 5th failure, then the success.
+    for (user, fired, ok) in [("alice", 120, 180), ("dan", 620, 650)] {
+        alerts.push(format!(
+            "correlation brute-then-success {{\"TargetUserName\":\"{user}\"}} count=2 at={} src={} {}..{} refs=[{} {}]",
+            ts(fired),
+            where_(fired, user),
+            ts(fired),
+            ts(ok),
+            where_(fired, user),
+            where_(ok, user)
+        ));
+    }
+    alerts.sort();
+
+    let mut dead = Vec::new();
+    for (i, r) in input.iter().enumerate() {
+        let reason = match &r.payload[..] {
+            b"" => "empty",
+            b"[1,2,3]" => "not_object",
+            p if std::str::from_utf8(p).is_err() => "invalid_utf8",
+            p if serde_json::from_slice::<Value>(p).is_err() => "invalid_json",
+            p if !String::from_utf8_lossy(p).contains("@timestamp") => "no_event_time",
+            _ => continue,
+        };
+        dead.push((reason.to_string(), at[i].0.clone(), at[i].1, at[i].2, r.payload.clone()));
+    }
+    dead.sort();
+    (alerts, dead)
+}
+
+fn describe_all(alerts: &[Record]) -> Vec<String> {
+    let mut v: Vec<String> = alerts.iter().map(|r| describe(&json(r))).collect();
+    v.sort();
+    v
+}
+
+/// Dead letters as rows, checking each carries exactly the documented headers.
+fn dead_rows(records: &[Record]) -> Vec<DeadLetterRow> {
+    let mut v: Vec<DeadLetterRow> = records
+        .iter()
+        .map(|r| {
+            let h: BTreeMap<&str, &str> = r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            assert_eq!(
+                h.keys().copied().collect::<Vec<_>>(),
+                [
+                    "tocsin.detail",
+                    "tocsin.reason",
+                    "tocsin.source.offset",
+                    "tocsin.source.partition",
+                    "tocsin.source.topic"
+                ],
+                "{h:?}"
+            );
+            assert!(!h["tocsin.detail"].is_empty());
+            (
+                h["tocsin.reason"].to_string(),
+                h["tocsin.source.topic"].to_string(),
+                h["tocsin.source.partition"].parse().unwrap(),
+                h["tocsin.source.offset"].parse().unwrap(),
+                r.payload.clone(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn ids(alerts: &[Record], kind: &str) -> Vec<String> {
+    let mut v: Vec<String> = alerts
+        .iter()
+        .map(json)
+        .filter(|a| a["kind"] == kind)
+        .map(|a| a["alert_id"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn output_topics(suffixes: &[&str]) -> Vec<String> {
+    suffixes
+        .iter()
+        .flat_map(|s| [format!("alerts{s}"), format!("dead-letters{s}")])
+        .collect()
+}
+
+// ── tests ────────────────────────────────────────────────────────────────
+
+/// The whole scenario in one replay: exact alerts and dead letters read back
+/// from their topics, alert keys, and the group's committed offsets.
+#[test]
+fn replay_gives_exact_alerts_dead_letters_and_commits() {
+    let outputs = output_topics(&[""]);
+    let mut topics: Vec<&str> = INPUT.to_vec();
+    topics.extend(outputs.iter().map(String::as_str));
+    let cluster = Cluster::start(&topics);
+    let dir = tempfile::tempdir().unwrap();
+    let p = prepared(dir.path(), "kt-replay");
+    let input = scenario();
+    let at = cluster.produce(&input);
+    let ends = cluster.ends();
+    assert_eq!(ends.len(), 6);
+    assert!(
+        ends.values().all(|&e| e > 0),
+        "every input partition holds records: {ends:?}"
+    );
+
+    let out = replay(
+        &p,
+        &cluster.bootstrap,
+        "kt-replay",
+        ends.clone(),
+        "alerts",
+        "dead-letters",
+    );
+    assert_eq!(out.stats.messages, input.len() as u64);
+
+    let (want_alerts, want_dead) = expected(&input, &at);
+    assert_eq!(describe_all(&out.alerts), want_alerts);
+    assert_eq!(dead_rows(&out.dead_letters), want_dead);
+
+    let alerts: Vec<Value> = out.alerts.iter().map(json).collect();
+    common::assert_schema_valid(&alerts);
+    let unique: BTreeSet<&str> = alerts.iter().map(|a| a["alert_id"].as_str().unwrap()).collect();
+    assert_eq!(unique.len(), alerts.len(), "alert ids are unique");
+
+    // Alerts are keyed by rule id and group values: one group, one key, one partition.
+    let mut partition_of: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
+    for (r, a) in out.alerts.iter().zip(&alerts) {
+        let mut key = a["rule"]["id"].as_str().unwrap().to_string();
+        for v in a["group"].as_object().unwrap().values() {
+            key.push('\u{1f}');
+            key.push_str(v.as_str().unwrap());
+        }
+        assert_eq!(r.key.as_deref(), Some(key.as_bytes()), "{a}");
+        partition_of.entry(key).or_default().insert(r.partition);
+    }
+    // failed-logon, successful-logon, many-failed × {alice, erin, dan}, brute-then-success × {alice, dan}
+    assert_eq!(partition_of.len(), 7, "{partition_of:?}");
+    for (key, parts) in &partition_of {
+        assert_eq!(parts.len(), 1, "{key:?}: {parts:?}");
+    }
+
+    assert_eq!(cluster.committed("kt-replay"), ends);
+}
+
+/// At-least-once across a restart: a replay up to the end of a first batch,
+/// a second batch, a second run of the same group. The second run starts at
+/// the committed offsets: nothing is processed twice and nothing is skipped,
+/// so single-event alerts and dead letters equal those of one run over all.
+///
+/// Correlation state is not checkpointed yet (design §4: changelog topic), so
+/// only correlations whose hits all precede the restart are checked here;
+/// see `correlation_state_survives_a_restart` for the rest.
+#[test]
+fn restart_resumes_from_committed_offsets() {
+    let outputs = output_topics(&["-a", "-b", "-all"]);
+    let mut topics: Vec<&str> = INPUT.to_vec();
+    topics.extend(outputs.iter().map(String::as_str));
+    let cluster = Cluster::start(&topics);
+    let dir = tempfile::tempdir().unwrap();
+    let p = prepared(dir.path(), "kt-restart");
+    let input = scenario();
+    let (first, second): (Vec<In>, Vec<In>) = input.iter().cloned().partition(|r| !r.late_batch);
+
+    cluster.produce(&first);
+    let ends_a = cluster.ends();
+    let a = replay(
+        &p,
+        &cluster.bootstrap,
+        "kt-restart",
+        ends_a.clone(),
+        "alerts-a",
+        "dead-letters-a",
+    );
+    assert_eq!(a.stats.messages, first.len() as u64);
+    assert_eq!(cluster.committed("kt-restart"), ends_a);
+
+    cluster.produce(&second);
+    let ends = cluster.ends();
+    let b = replay(
+        &p,
+        &cluster.bootstrap,
+        "kt-restart",
+        ends.clone(),
+        "alerts-b",
+        "dead-letters-b",
+    );
+    assert_eq!(
+        b.stats.messages,
+        second.len() as u64,
+        "resumed at the committed offsets"
+    );
+    assert_eq!(cluster.committed("kt-restart"), ends);
+
+    let all = replay(
+        &p,
+        &cluster.bootstrap,
+        "kt-all",
+        ends.clone(),
+        "alerts-all",
+        "dead-letters-all",
+    );
+    assert_eq!(all.stats.messages, input.len() as u64);
+
+    let union = |f: &dyn Fn(&Outcome) -> Vec<String>| {
+        let mut v = f(&a);
+        v.extend(f(&b));
+        v.sort();
+        v
+    };
+    assert_eq!(union(&|o| ids(&o.alerts, "match")), ids(&all.alerts, "match"));
+    let mut dead = dead_rows(&a.dead_letters);
+    dead.extend(dead_rows(&b.dead_letters));
+    dead.sort();
+    assert_eq!(dead, dead_rows(&all.dead_letters));
+
+    // Correlations of groups whose hits all came before the restart: same alerts, same ids.
+    let before: Vec<Value> = all
+        .alerts
+        .iter()
+        .map(json)
+        .filter(|x| x["kind"] == "correlation")
+        .filter(|x| {
+            x["evidence_refs"].as_array().unwrap().iter().all(|r| {
+                let tp = (
+                    r["topic"].as_str().unwrap().to_string(),
+                    r["partition"].as_i64().unwrap() as i32,
+                );
+                r["offset"].as_i64().unwrap() < ends_a[&tp]
+            })
+        })
+        .collect();
+    assert_eq!(before.len(), 3, "alice ×2 and erin: {before:?}");
+    let corr_a = ids(&a.alerts, "correlation");
+    for x in &before {
+        assert!(corr_a.contains(&x["alert_id"].as_str().unwrap().to_string()), "{x}");
+    }
+    // No correlation alert the single run would not give (B alone holds no complete brute force).
+    let all_corr = ids(&all.alerts, "correlation");
+    for id in union(&|o| ids(&o.alerts, "correlation")) {
+        assert!(all_corr.contains(&id), "{id}");
+    }
+}
+
+/// What restart must eventually give for correlations too: hits of Dan's
+/// brute force straddle the restart and are lost with the correlator state.
+#[test]
+#[ignore = "correlation state is not checkpointed across restarts yet (design §4 changelog topic)"]
+fn correlation_state_survives_a_restart() {
+    let outputs = output_topics(&["-a", "-b", "-all"]);
+    let mut topics: Vec<&str> = INPUT.to_vec();
+    topics.extend(outputs.iter().map(String::as_str));
+    let cluster = Cluster::start(&topics);
+    let dir = tempfile::tempdir().unwrap();
+    let p = prepared(dir.path(), "kt-restart");
+    let input = scenario();
+    let (first, second): (Vec<In>, Vec<In>) = input.iter().cloned().partition(|r| !r.late_batch);
+    cluster.produce(&first);
+    let ends_a = cluster.ends();
+    let a = replay(
+        &p,
+        &cluster.bootstrap,
+        "kt-restart",
+        ends_a.clone(),
+        "alerts-a",
+        "dead-letters-a",
+    );
+    cluster.produce(&second);
+    let b = replay(
+        &p,
+        &cluster.bootstrap,
+        "kt-restart",
+        cluster.ends(),
+        "alerts-b",
+        "dead-letters-b",
+    );
+    let all = replay(
+        &p,
+        &cluster.bootstrap,
+        "kt-all",
+        cluster.ends(),
+        "alerts-all",
+        "dead-letters-all",
+    );
+    let mut restarted = ids(&a.alerts, "correlation");
+    restarted.extend(ids(&b.alerts, "correlation"));
+    restarted.sort();
+    assert_eq!(restarted, ids(&all.alerts, "correlation"));
+}
+
+/// `tocsin run` against a cluster streams until SIGTERM, then drains,
+/// commits and exits 0 within `shutdown_timeout`. Commits are made only at
+/// shutdown here (a 1 h interval), so the committed offsets prove it.
+#[test]
+fn binary_streams_until_sigterm_and_commits_on_exit() {
+    let cluster = Cluster::start(&["winlogbeat", "winlogbeat-dc2", "alerts", "dead-letters"]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tocsin.toml");
+    let brokers = format!("brokers = \"{}\"", cluster.bootstrap);
+    let text = config_text("kt-binary", &brokers)
+        .replace("commit_interval = \"200ms\"", "commit_interval = \"1h\"")
+        .replace("idle_timeout = \"10s\"", "idle_timeout = \"1s\"");
+    std::fs::write(&cfg, text).unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
+    let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
+    let mut child = common::bin()
+        .args([
+            "run",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn tocsin");
+    let log = || std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+
+    let input: Vec<In> = scenario().into_iter().filter(|r| !r.late_batch).collect();
+    cluster.produce(&input);
+    let ends = cluster.ends();
+    // Streaming: single matches at once; correlations once the watermark
+    // passes their hits (partitions silent for idle_timeout = 1 s stop holding
+    // it, and it then trails the newest event, 09:09:20, by 5 s). Dan's brute
+    // force is incomplete in this batch.
+    let want_matches = 18; // failed and successful logons of the first batch
+    let want_correlations = [
+        "brute-then-success {\"TargetUserName\":\"alice\"}",
+        "many-failed {\"TargetUserName\":\"alice\"}",
+        "many-failed {\"TargetUserName\":\"erin\"}",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got: Vec<Value> = read_all(&cluster.bootstrap, "alerts")
+            .unwrap()
+            .iter()
+            .map(json)
+            .collect();
+        let matches = got.iter().filter(|a| a["kind"] == "match").count();
+        let mut correlations: Vec<String> = got
+            .iter()
+            .filter(|a| a["kind"] == "correlation")
+            .map(|a| format!("{} {}", a["rule"]["id"].as_str().unwrap(), a["group"]))
+            .collect();
+        correlations.sort();
+        if matches >= want_matches && correlations.len() >= want_correlations.len() {
+            assert_eq!(matches, want_matches);
+            assert_eq!(correlations, want_correlations);
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "tocsin exited early:\n{}", log());
+        assert!(
+            Instant::now() < deadline,
+            "after 15 s: {matches} match alerts, correlations {correlations:?}\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        cluster.committed("kt-binary").values().all(|&o| o < 0),
+        "nothing committed before shutdown"
+    );
+
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let sent = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if sent.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            panic!(
+                "tocsin did not exit within shutdown_timeout (5s) of SIGTERM:\n{}",
+                log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}:\n{}", log());
+    assert_eq!(cluster.committed("kt-binary"), ends, "{}", log());
+    let dead = read_all(&cluster.bootstrap, "dead-letters").unwrap();
+    assert_eq!(dead.len(), 5, "dead letters of the first batch");
+}
