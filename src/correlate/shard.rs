@@ -25,7 +25,7 @@ use super::window::{Fire, GroupState, HitData, Seq};
 use super::CorrelationSet;
 
 /// A hit routed to a shard.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Hit {
     /// Index of the correlation in the [`CorrelationSet`].
     pub corr: u32,

@@ -24,7 +24,7 @@ use crate::rules::ast::{CmpOp, CorrelationCondition, CorrelationType};
 pub type Seq = u64;
 
 /// What a hit carries into a window.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HitData {
     pub time: i64,
     pub seq: Seq,
@@ -35,7 +35,7 @@ pub struct HitData {
 }
 
 /// A satisfied condition.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Fire {
     /// The value that satisfied the condition (count, distinct count, sum, …).
     pub value: f64,
@@ -106,8 +106,9 @@ pub type Partial = Box<[(i64, Seq)]>;
 ///
 /// Variants are at most 32 bytes (rare, large states are boxed) and grow
 /// their buffers exactly: millions of groups are tracked at once, most
-/// holding one or two hits (benches/README.md: bytes per group).
-#[derive(Clone, Debug)]
+/// holding one or two hits (benches/README.md: bytes per group). Serde
+/// support is for checkpoints (`crate::checkpoint`), never the hot path.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum GroupState {
     /// event_count (sliding): recent hit (time, seq), at most `need`.
     Count(VecDeque<(i64, Seq)>),
@@ -125,7 +126,7 @@ pub enum GroupState {
 }
 
 /// Accumulator of one complete window `[start, start + span)`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FixedWindow {
     pub start: i64,
     pub count: u64,
