@@ -13,6 +13,7 @@
 //! order, timers, caps), `worker` (a thread per shard, bounded channels),
 //! [`watermark`] (per-partition event-time progress).
 
+pub mod image;
 pub mod shard;
 pub mod watermark;
 pub mod window;
@@ -533,22 +534,32 @@ impl Correlator {
 
 /// Shard of a (correlation, group): stable across runs and platforms (FNV-1a).
 pub fn route(corr: u32, group: &str, shards: usize) -> usize {
-    struct Fnv(u64);
-    impl Hasher for Fnv {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, bytes: &[u8]) {
-            for b in bytes {
-                self.0 ^= *b as u64;
-                self.0 = self.0.wrapping_mul(0x100_0000_01b3);
-            }
-        }
-    }
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    let mut h = Fnv64::default();
     corr.hash(&mut h);
     group.hash(&mut h);
     (h.finish() % shards.max(1) as u64) as usize
+}
+
+/// FNV-1a: a hash that is the same in every process and on every platform
+/// (routing, checkpoint fingerprints), unlike std's randomised one.
+pub(crate) struct Fnv64(u64);
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Fnv64(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv64 {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= *b as u64;
+            self.0 = self.0.wrapping_mul(0x100_0000_01b3);
+        }
+    }
 }
 
 /// Packs a partition index and an offset into a [`Seq`].

@@ -354,3 +354,61 @@ impl Shard {
         true
     }
 }
+
+/// A shard's state as a checkpoint holds it: independent of the shard count
+/// (groups are re-routed on import), borrowed when written so a checkpoint
+/// does not copy millions of groups first.
+#[derive(serde::Serialize)]
+pub struct ShardImageRef<'a> {
+    pub pending: Vec<&'a Hit>,
+    pub groups: Vec<(u32, &'a str, &'a GroupState)>,
+    pub reported: &'a [Option<i64>],
+}
+
+/// The owned form of [`ShardImageRef`] (same encoding), read back from a checkpoint.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ShardImage {
+    pub pending: Vec<Hit>,
+    pub groups: Vec<(u32, Box<str>, GroupState)>,
+    pub reported: Vec<Option<i64>>,
+}
+
+impl Shard {
+    /// Everything needed to continue exactly where this shard is: buffered
+    /// hits, every group's state and which overflow periods were reported.
+    pub fn image(&self) -> ShardImageRef<'_> {
+        let live: Vec<(u32, &str, &GroupState)> = self
+            .index
+            .iter()
+            .enumerate()
+            .flat_map(|(corr, idx)| {
+                idx.iter().map(move |&i| {
+                    let s = &self.slots[i as usize];
+                    (corr as u32, &*s.key, &s.state)
+                })
+            })
+            .collect();
+        ShardImageRef {
+            pending: self.pending.iter().map(|Reverse(h)| h).collect(),
+            groups: live,
+            reported: &self.reported,
+        }
+    }
+
+    /// Adds a group restored from a checkpoint (its correlation already
+    /// mapped to this rule set). Caps apply from the next hit on.
+    pub fn restore_group(&mut self, set: &CorrelationSet, corr: u32, key: Box<str>, state: GroupState) {
+        let c = corr as usize;
+        let deadline = state.deadline(&set.specs[c].window);
+        let hash = key_hash(&key);
+        let i = self.insert(c, hash, key, state);
+        self.timers[c].push(Reverse((deadline, i)));
+    }
+
+    /// Marks a correlation's overflow period as already reported.
+    pub fn restore_reported(&mut self, corr: u32, period: Option<i64>) {
+        if let Some(r) = self.reported.get_mut(corr as usize) {
+            *r = (*r).max(period);
+        }
+    }
+}

@@ -477,3 +477,97 @@ fn eviction_keeps_the_most_recently_updated_groups() {
     assert_eq!(fired.len(), 1, "a reached 3 hits despite the cap");
     assert_eq!(fired[0].group, vec![Some("a".to_string())]);
 }
+
+/// [`run`] with a checkpoint after `split` hits: the first correlator's image
+/// goes through bytes into a fresh one with another shard count.
+fn run_restored(
+    set: &Arc<CorrelationSet>,
+    shards: (usize, usize),
+    hits: &[NewHit],
+    bound: i64,
+    split: usize,
+) -> Vec<(u32, Vec<Option<String>>, i64, f64)> {
+    let mut c = Correlator::new(set.clone(), shards.0, 1_000_000, 0);
+    let mut max = i64::MIN;
+    let mut out = Vec::new();
+    for (i, h) in hits.iter().enumerate() {
+        if i == split {
+            let bytes = postcard::to_allocvec(&c.image().expect("image")).expect("encode");
+            drop(c);
+            c = Correlator::new(set.clone(), shards.1, 1_000_000, 0);
+            let restored = c
+                .restore(postcard::from_bytes(&bytes).expect("decode"))
+                .expect("restore");
+            assert!(restored.dropped_rules.is_empty());
+        }
+        max = max.max(h.data.time);
+        assert!(c.push(h.clone()), "unexpectedly late");
+        out.extend(c.advance(max - bound - 1));
+    }
+    out.extend(c.advance(i64::MAX));
+    out.into_iter()
+        .map(|o| (o.corr, o.group, o.fire.first.0, o.fire.value))
+        .collect()
+}
+
+#[test]
+fn a_restored_image_continues_every_open_window_exactly() {
+    let set = brute_force_set();
+    let mut hits = Vec::new();
+    for u in 0..12u64 {
+        for i in 0..(3 + u % 5) {
+            hits.push(hit(
+                0,
+                &format!("user{u}"),
+                (u as i64 * 3 + i as i64) * S,
+                hits.len() as u64,
+                0,
+                None,
+            ));
+        }
+        hits.push(hit(
+            1,
+            &format!("user{u}"),
+            (u as i64 * 3 + 6) * S,
+            hits.len() as u64,
+            1,
+            None,
+        ));
+    }
+    hits.sort_by_key(|h| (h.data.time, h.data.seq));
+    let reference = run(&set, 1, &hits, 5 * S);
+    assert!(reference.iter().any(|o| o.0 == 1), "the chained rule fires");
+    for split in 0..hits.len() {
+        for shards in [(1, 1), (1, 4), (3, 2)] {
+            assert_eq!(
+                run_restored(&set, shards, &hits, 5 * S, split),
+                reference,
+                "checkpoint after {split} hits, shards {shards:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn restore_drops_the_state_of_changed_or_removed_rules() {
+    let set = brute_force_set();
+    let mut c = Correlator::new(set.clone(), 2, 1_000, 0);
+    for i in 0..3 {
+        c.push(hit(0, "alice", i * S, i as u64, 0, None));
+    }
+    c.advance(10 * S);
+    let image = c.image().expect("image");
+    // Same rules: everything kept.
+    let mut same = Correlator::new(set.clone(), 1, 1_000, 0);
+    let r = same.restore(postcard::from_bytes(&postcard::to_allocvec(&image).expect("e")).expect("d"));
+    assert_eq!(r.expect("restore").groups, 1);
+    // `many_fail` now needs 6: its state must not be reused.
+    let rules = vec![rule("fail"), rule("ok")];
+    let mut changed = (*set.specs[0].rule).clone();
+    changed.condition.bounds = vec![(CmpOp::Gte, 6.0)];
+    let other = Arc::new(CorrelationSet::build(&rules, &[Arc::new(changed)]).expect("links"));
+    let mut c2 = Correlator::new(other, 1, 1_000, 0);
+    let r = c2.restore(image).expect("restore");
+    assert_eq!(r.groups, 0);
+    assert_eq!(r.dropped_rules, vec!["many_fail".to_string(), "then_ok".to_string()]);
+}

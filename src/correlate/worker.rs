@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::shard::{Evictions, Firing, Hit, Shard, ShardStats};
+use super::window::GroupState;
 use super::CorrelationSet;
 
 /// Batches in flight per worker before the sender blocks.
@@ -18,7 +19,17 @@ const QUEUE: usize = 16;
 
 enum Cmd {
     Hits(Vec<Hit>),
-    Advance { layer: u8, wm: i64 },
+    Advance {
+        layer: u8,
+        wm: i64,
+    },
+    /// Encode the shard's state (a checkpoint); answered like an advance.
+    Image,
+    /// Groups and reported overflow periods from a checkpoint.
+    Restore {
+        groups: Vec<(u32, Box<str>, GroupState)>,
+        reported: Vec<Option<i64>>,
+    },
 }
 
 /// What a shard answers to an advance.
@@ -26,6 +37,8 @@ pub struct Reply {
     pub firings: Vec<Firing>,
     pub evictions: Vec<Evictions>,
     pub stats: ShardStats,
+    /// For [`Cmd::Image`]: the encoded [`super::shard::ShardImageRef`].
+    pub image: Option<Result<Vec<u8>, postcard::Error>>,
 }
 
 pub struct Worker {
@@ -51,9 +64,29 @@ impl Worker {
                                 firings,
                                 evictions: shard.take_evictions(),
                                 stats: shard.stats.clone(),
+                                image: None,
                             };
                             if replies.send(reply).is_err() {
                                 return;
+                            }
+                        }
+                        Cmd::Image => {
+                            let reply = Reply {
+                                firings: Vec::new(),
+                                evictions: Vec::new(),
+                                stats: shard.stats.clone(),
+                                image: Some(postcard::to_allocvec(&shard.image())),
+                            };
+                            if replies.send(reply).is_err() {
+                                return;
+                            }
+                        }
+                        Cmd::Restore { groups, reported } => {
+                            for (corr, key, state) in groups {
+                                shard.restore_group(&set, corr, key, state);
+                            }
+                            for (corr, period) in reported.into_iter().enumerate() {
+                                shard.restore_reported(corr as u32, period);
                             }
                         }
                     }
@@ -74,6 +107,15 @@ impl Worker {
     /// Starts an advance; collect its answer with [`Worker::reply`].
     pub fn advance(&self, layer: u8, wm: i64) {
         self.send(Cmd::Advance { layer, wm });
+    }
+
+    /// Starts encoding the shard's state; collect it with [`Worker::reply`].
+    pub fn image(&self) {
+        self.send(Cmd::Image);
+    }
+
+    pub fn restore(&self, groups: Vec<(u32, Box<str>, GroupState)>, reported: Vec<Option<i64>>) {
+        self.send(Cmd::Restore { groups, reported });
     }
 
     pub fn reply(&self) -> Reply {
