@@ -15,39 +15,40 @@ use rdkafka::config::ClientConfig;
 use super::run::{print_summary, writer, Prepared, RunArgs};
 use crate::config::KafkaConfig;
 use crate::decode::JsonDecoder;
-use crate::pipeline::Processor;
+use crate::pipeline::{Processor, Stats};
 use crate::sink::kafka::KafkaOutput;
 use crate::source::embedded::{self, EmbeddedBroker};
 use crate::source::kafka::KafkaSource;
 
 /// Streams from the configured cluster until a termination signal.
-pub fn run_cluster(p: &Prepared, args: &RunArgs, proc: &mut Processor, brokers: &str) -> anyhow::Result<()> {
+pub fn run_cluster(p: &Prepared, args: &RunArgs, proc: Processor, brokers: &str) -> anyhow::Result<Stats> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone()).context("installing the signal handler")?;
     }
     let source = source(p, brokers, None);
-    let mut out = output(p, &source.client)?;
+    let out = output(p, &source.client)?;
     tracing::info!(brokers, topics = ?source.topics, group = %source.group_id, "consuming");
     let started = Instant::now();
-    let stats = source.run(proc, &mut out, &stop)?;
+    let (stats, source_stats) = source.run(proc, out, &stop)?;
     tracing::info!(
-        messages = stats.messages,
-        commits = stats.commits,
+        messages = source_stats.messages,
+        commits = source_stats.commits,
         "stopped; offsets committed"
     );
-    print_summary(proc.stats(), started.elapsed().as_secs_f64());
+    print_summary(&stats, started.elapsed().as_secs_f64());
     let _ = args;
-    Ok(())
+    Ok(stats)
 }
 
 /// The embedded default: broker, samples in, pipeline, alerts read back out.
-pub fn run_embedded(p: &Prepared, args: &RunArgs, proc: &mut Processor, events: &[u8]) -> anyhow::Result<()> {
+pub fn run_embedded(p: &Prepared, args: &RunArgs, proc: Processor, events: &[u8]) -> anyhow::Result<Stats> {
     let topics = KafkaConfig::topics(&p.config.sources);
     let mut all = topics.clone();
     all.extend([
         p.config.output.alerts_topic.clone(),
         p.config.output.dead_letter_topic.clone(),
+        p.config.output.state_topic.clone(),
     ]);
     let broker = EmbeddedBroker::start(&all).context("starting the embedded broker")?;
     let bootstrap = broker.bootstrap_servers();
@@ -57,9 +58,9 @@ pub fn run_embedded(p: &Prepared, args: &RunArgs, proc: &mut Processor, events: 
     tracing::info!(events = records.len(), "sample events produced to their source topics");
 
     let source = source(p, &bootstrap, Some(ends));
-    let mut out = output(p, &source.client)?;
+    let out = output(p, &source.client)?;
     let started = Instant::now();
-    source.run(proc, &mut out, &AtomicBool::new(false))?;
+    let (stats, _) = source.run(proc, out, &AtomicBool::new(false))?;
     let secs = started.elapsed().as_secs_f64();
 
     // Partitions interleave differently run to run: print in event-time order.
@@ -95,8 +96,8 @@ pub fn run_embedded(p: &Prepared, args: &RunArgs, proc: &mut Processor, events: 
         dead.write_all(b"\n")?;
     }
     dead.flush()?;
-    print_summary(proc.stats(), secs);
-    Ok(())
+    print_summary(&stats, secs);
+    Ok(stats)
 }
 
 fn source(p: &Prepared, brokers: &str, stop_at: Option<BTreeMap<(String, i32), i64>>) -> KafkaSource {
@@ -113,13 +114,23 @@ fn source(p: &Prepared, brokers: &str, stop_at: Option<BTreeMap<(String, i32), i
         commit_interval: KafkaConfig::duration(&k.commit_interval),
         idle_timeout: KafkaConfig::duration(&k.idle_timeout),
         shutdown_timeout: KafkaConfig::duration(&k.shutdown_timeout),
+        state_topic: p.config.output.state_topic.clone(),
         stop_at: stop_at.map(|m| m.into_iter().filter(|(_, end)| *end > 0).collect()),
     }
 }
 
 fn output(p: &Prepared, client: &ClientConfig) -> anyhow::Result<KafkaOutput> {
     let o = &p.config.output;
-    Ok(KafkaOutput::new(client, &o.alerts_topic, &o.dead_letter_topic)?)
+    let k = &p.config.kafka;
+    let txn_id = k.exactly_once.then(|| k.transactional_id());
+    let timeout = KafkaConfig::duration(&k.shutdown_timeout);
+    Ok(KafkaOutput::new(
+        client,
+        &o.alerts_topic,
+        &o.dead_letter_topic,
+        txn_id.as_deref(),
+        timeout,
+    )?)
 }
 
 /// Each sample line goes to the first topic of the first source that claims

@@ -196,11 +196,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let limit = p.config.input.max_event_bytes;
     let mut proc = Processor::with_correlation(p.detector.clone(), redactor, limit, &corr);
     if args.input.is_empty() {
-        match p.config.kafka.brokers.clone() {
-            Some(brokers) => super::kafka::run_cluster(&p, &args, &mut proc, &brokers)?,
-            None => super::kafka::run_embedded(&p, &args, &mut proc, demo::events())?,
-        }
-        write_summary_json(&args, &proc, None)?;
+        let stats = match p.config.kafka.brokers.clone() {
+            Some(brokers) => super::kafka::run_cluster(&p, &args, proc, &brokers)?,
+            None => super::kafka::run_embedded(&p, &args, proc, demo::events())?,
+        };
+        write_summary_json(&args, &stats, None)?;
         return Ok(ExitCode::SUCCESS);
     }
     let started = Instant::now();
@@ -214,13 +214,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     let elapsed = started.elapsed();
     print_summary(proc.stats(), elapsed.as_secs_f64());
-    write_summary_json(&args, &proc, Some(elapsed.as_secs_f64()))?;
+    write_summary_json(&args, proc.stats(), Some(elapsed.as_secs_f64()))?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_summary_json(args: &RunArgs, proc: &Processor, seconds: Option<f64>) -> anyhow::Result<()> {
+fn write_summary_json(args: &RunArgs, stats: &Stats, seconds: Option<f64>) -> anyhow::Result<()> {
     if let Some(path) = &args.summary_json {
-        let json = serde_json::json!({ "stats": proc.stats(), "seconds": seconds });
+        let json = serde_json::json!({ "stats": stats, "seconds": seconds });
         std::fs::write(path, serde_json::to_vec_pretty(&json)?).with_context(|| path.display().to_string())?;
     }
     Ok(())

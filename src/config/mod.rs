@@ -55,6 +55,15 @@ pub struct KafkaConfig {
     /// SIGTERM/SIGINT: time allowed to drain, flush, commit and leave the group. Default `30s`.
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout: String,
+    /// Kafka transactions: alerts, dead letters, checkpoints and consumed
+    /// offsets commit atomically. Default false (at-least-once).
+    #[serde(default)]
+    pub exactly_once: bool,
+    /// `transactional.id` of this instance (exactly-once): unique per
+    /// instance and stable across its restarts, so a restart fences the
+    /// previous incarnation. Default `<group_id>-0`.
+    #[serde(default)]
+    pub transactional_id: Option<String>,
 }
 
 impl Default for KafkaConfig {
@@ -66,6 +75,8 @@ impl Default for KafkaConfig {
             commit_interval: default_commit_interval(),
             idle_timeout: default_idle_timeout(),
             shutdown_timeout: default_shutdown_timeout(),
+            exactly_once: false,
+            transactional_id: None,
         }
     }
 }
@@ -93,6 +104,10 @@ pub struct OutputConfig {
     /// Default `tocsin-dead-letters`.
     #[serde(default = "default_dead_letter_topic")]
     pub dead_letter_topic: String,
+    /// Correlation checkpoints (create it with `cleanup.policy=compact`, one
+    /// partition). Default `tocsin-state`.
+    #[serde(default = "default_state_topic")]
+    pub state_topic: String,
 }
 
 impl Default for OutputConfig {
@@ -100,6 +115,7 @@ impl Default for OutputConfig {
         OutputConfig {
             alerts_topic: default_alerts_topic(),
             dead_letter_topic: default_dead_letter_topic(),
+            state_topic: default_state_topic(),
         }
     }
 }
@@ -109,6 +125,9 @@ fn default_alerts_topic() -> String {
 }
 fn default_dead_letter_topic() -> String {
     "tocsin-dead-letters".into()
+}
+fn default_state_topic() -> String {
+    "tocsin-state".into()
 }
 
 /// How events are read and timed.
@@ -269,6 +288,13 @@ impl Config {
 }
 
 impl KafkaConfig {
+    /// The configured `transactional_id`, or `<group_id>-0`.
+    pub fn transactional_id(&self) -> String {
+        self.transactional_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-0", self.group_id))
+    }
+
     /// A checked duration setting (validated at load).
     pub fn duration(v: &str) -> std::time::Duration {
         std::time::Duration::from_millis(crate::correlate::parse_duration_ms(v).unwrap_or(0))

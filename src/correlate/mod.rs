@@ -255,7 +255,7 @@ pub struct NewHit {
 }
 
 /// A firing with its group values, ready to become an alert.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Output {
     pub corr: u32,
     pub group: Vec<Option<String>>,

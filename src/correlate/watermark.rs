@@ -58,6 +58,20 @@ impl Watermarks {
         }
     }
 
+    /// Largest event time seen per partition (checkpoints).
+    pub fn max_times(&self) -> Vec<i64> {
+        self.parts.iter().map(|p| p.max_time).collect()
+    }
+
+    /// Restores a partition's progress from a checkpoint: it resumes idle, so
+    /// it holds the watermark back again only once it is assigned or delivers.
+    pub fn restore(&mut self, part: u32, max_time: i64) {
+        if let Some(p) = self.parts.get_mut(part as usize) {
+            p.max_time = p.max_time.max(max_time);
+            p.idle = true;
+        }
+    }
+
     /// The pipeline watermark: `i64::MAX` once every partition has finished,
     /// `i64::MIN` while an active partition has seen nothing.
     pub fn current(&self) -> i64 {

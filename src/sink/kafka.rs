@@ -8,17 +8,20 @@
 //!
 //! Delivery is asynchronous; [`KafkaOutput::flush`] waits for every message
 //! sent so far to be acknowledged (or failed) — the source commits input
-//! offsets only after it succeeds (at-least-once).
+//! offsets only after it succeeds (at-least-once). In exactly-once mode the
+//! producer is transactional: output and consumed offsets commit together in
+//! [`KafkaOutput::commit_transaction`].
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine as _;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::ClientContext;
+use rdkafka::{ClientContext, TopicPartitionList};
 
 use super::{DeadLetter, Output};
 use crate::alert::Alert;
@@ -53,31 +56,14 @@ pub enum SinkError {
     Flush(KafkaError),
     #[error("{count} message(s) could not be delivered (first error: {first})")]
     Delivery { count: u64, first: String },
-}
-
-/// Waits for the sink's deliveries from another place (the rebalance callback).
-#[derive(Clone)]
-pub struct Flusher(Arc<ThreadedProducer<Deliveries>>);
-
-impl Flusher {
-    /// Waits until everything sent so far is acknowledged; an error means
-    /// some of it may not be on the broker, so input must not be committed.
-    pub fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
-        self.0.flush(timeout).map_err(SinkError::Flush)?;
-        let mut f = self.0.context().failed.lock().unwrap_or_else(|p| p.into_inner());
-        if f.0 > 0 {
-            let (count, first) = std::mem::take(&mut *f);
-            return Err(SinkError::Delivery {
-                count,
-                first: first.unwrap_or_default(),
-            });
-        }
-        Ok(())
-    }
+    #[error("Kafka transaction ({step}): {source}")]
+    Transaction { step: &'static str, source: KafkaError },
 }
 
 pub struct KafkaOutput {
-    producer: Arc<ThreadedProducer<Deliveries>>,
+    producer: ThreadedProducer<Deliveries>,
+    /// Exactly-once: a transaction is always open; commits close it and open the next.
+    transactional: bool,
     alerts_topic: String,
     dead_letter_topic: String,
     buf: Vec<u8>,
@@ -88,18 +74,33 @@ pub struct KafkaOutput {
 
 impl KafkaOutput {
     /// A producer over `client` (brokers and pass-through properties already
-    /// set); idempotence is forced on so retries never duplicate output.
-    pub fn new(client: &ClientConfig, alerts_topic: &str, dead_letter_topic: &str) -> Result<Self, SinkError> {
+    /// set); idempotence is forced on so retries never duplicate output. With
+    /// a `transactional_id` (exactly-once), transactions are initialised —
+    /// fencing any earlier instance with the same id — and one is opened.
+    pub fn new(
+        client: &ClientConfig,
+        alerts_topic: &str,
+        dead_letter_topic: &str,
+        transactional_id: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Self, SinkError> {
         let mut c = client.clone();
         c.set("enable.idempotence", "true")
             .set("linger.ms", "5")
             .set("compression.type", "lz4");
-        let producer = Arc::new(
-            c.create_with_context(Deliveries::default())
-                .map_err(SinkError::Create)?,
-        );
+        if let Some(id) = transactional_id {
+            c.set("transactional.id", id);
+        }
+        let producer: ThreadedProducer<Deliveries> = c
+            .create_with_context(Deliveries::default())
+            .map_err(SinkError::Create)?;
+        if transactional_id.is_some() {
+            producer.init_transactions(timeout).map_err(txn("init"))?;
+            producer.begin_transaction().map_err(txn("begin"))?;
+        }
         Ok(KafkaOutput {
             producer,
+            transactional: transactional_id.is_some(),
             alerts_topic: alerts_topic.to_string(),
             dead_letter_topic: dead_letter_topic.to_string(),
             buf: Vec::with_capacity(2048),
@@ -109,13 +110,56 @@ impl KafkaOutput {
         })
     }
 
-    /// See [`Flusher::flush`].
-    pub fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
-        self.flusher().flush(timeout)
+    pub fn is_transactional(&self) -> bool {
+        self.transactional
     }
 
-    pub fn flusher(&self) -> Flusher {
-        Flusher(self.producer.clone())
+    /// Waits until everything sent so far is acknowledged; an error means
+    /// some of it may not be on the broker, so input must not be committed.
+    pub fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
+        self.producer.flush(timeout).map_err(SinkError::Flush)?;
+        self.delivery_errors()
+    }
+
+    fn delivery_errors(&self) -> Result<(), SinkError> {
+        let mut f = self.producer.context().failed.lock().unwrap_or_else(|p| p.into_inner());
+        if f.0 > 0 {
+            let (count, first) = std::mem::take(&mut *f);
+            return Err(SinkError::Delivery {
+                count,
+                first: first.unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Exactly-once: commits the open transaction — output sent so far and
+    /// the consumer's `offsets` atomically — and opens the next one.
+    pub fn commit_transaction(
+        &self,
+        offsets: &TopicPartitionList,
+        group: &ConsumerGroupMetadata,
+        timeout: Duration,
+    ) -> Result<(), SinkError> {
+        if offsets.count() > 0 {
+            self.producer
+                .send_offsets_to_transaction(offsets, group, timeout)
+                .map_err(txn("send offsets"))?;
+        }
+        self.producer.commit_transaction(timeout).map_err(txn("commit"))?;
+        self.delivery_errors()?;
+        self.producer.begin_transaction().map_err(txn("begin"))
+    }
+
+    /// Sends a keyed record (a `None` payload is a tombstone) to partition 0
+    /// of a topic: checkpoints ([`super::state`]), whose records must stay in
+    /// order. In the open transaction if there is one.
+    pub fn send_keyed(&self, topic: &str, key: &str, payload: Option<&[u8]>) -> std::io::Result<()> {
+        let mut record = BaseRecord::to(topic).key(key).partition(0);
+        if let Some(p) = payload {
+            record = record.payload(p);
+        }
+        self.send(record)
     }
 
     /// Sends, waiting for room when the producer's queue is full (backpressure).
@@ -185,6 +229,10 @@ impl Output for KafkaOutput {
         self.dead_letters += 1;
         Ok(())
     }
+}
+
+fn txn(step: &'static str) -> impl Fn(KafkaError) -> SinkError {
+    move |source| SinkError::Transaction { step, source }
 }
 
 fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {

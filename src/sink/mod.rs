@@ -34,3 +34,4 @@ impl Output for Collect {
         Ok(())
     }
 }
+pub mod state;

@@ -2,12 +2,25 @@
 //! each message through the same [`Processor`] as file input, and offsets
 //! committed only once everything derived from them is acknowledged.
 //!
-//! Commit protocol (at-least-once): every `commit_interval`, on a rebalance
-//! that revokes partitions, and at shutdown, the sink is flushed — every
-//! alert and dead letter sent so far is acknowledged by the broker — and only
-//! then are the next offsets of the messages processed so far committed. A
-//! crash between the two replays those messages; alert ids are deterministic,
-//! so the replay re-emits the same ids, never different ones.
+//! Commit points: every `commit_interval`, on a rebalance that revokes
+//! partitions (inside the callback, with the same processor and producer),
+//! and at shutdown. At each, the correlator applies what the watermark passed
+//! and its alerts are sent; with correlation rules, a checkpoint of the whole
+//! pipeline state and the offsets it covers is written to the state topic
+//! ([`crate::sink::state`]); then:
+//! - at-least-once (default): the sink is flushed — every alert, dead letter
+//!   and checkpoint record sent so far is acknowledged — and only then are the
+//!   offsets committed. A crash replays from the last checkpoint (or commit);
+//!   alert ids are deterministic, so the replay re-emits the same ids.
+//! - exactly-once (`kafka.exactly_once`): output, checkpoint and offsets
+//!   commit in one Kafka transaction; a crash aborts the open one, and
+//!   `read_committed` consumers see every alert once.
+//!
+//! On start, the group's last checkpoint is restored and each assigned
+//! partition resumes at the checkpoint's offset (not the committed one, which
+//! may be newer after a crash between the two), so the state and the input
+//! position always agree: a window open at a crash neither loses its hits
+//! nor counts them twice.
 //!
 //! Each topic-partition is an input partition of the pipeline watermark; one
 //! silent for `idle_timeout` stops holding it back. Broker trouble is logged
@@ -19,14 +32,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::event::Position;
-use crate::pipeline::Processor;
-use crate::sink::kafka::{Flusher, KafkaOutput, SinkError};
+use crate::pipeline::{CheckpointError, Processor};
+use crate::sink::kafka::{KafkaOutput, SinkError};
+use crate::sink::state::{StateError, StateTopic};
 
 /// What the consumer loop needs besides the processor and the sink.
 #[derive(Clone, Debug)]
@@ -38,6 +53,9 @@ pub struct KafkaSource {
     pub commit_interval: Duration,
     pub idle_timeout: Duration,
     pub shutdown_timeout: Duration,
+    /// Compacted topic holding correlation checkpoints (used only when the
+    /// rule set has correlations).
+    pub state_topic: String,
     /// Replay: stop (and flush every window) once these end offsets
     /// (exclusive, per topic-partition) are consumed, instead of streaming on.
     pub stop_at: Option<BTreeMap<(String, i32), i64>>,
@@ -55,57 +73,159 @@ pub enum SourceError {
     Commit(KafkaError),
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("the consumer has no group metadata for a transactional offset commit")]
+    NoGroupMetadata,
 }
 
-/// Next offsets to commit, per topic-partition (shared with the rebalance callback).
-type Offsets = Arc<Mutex<BTreeMap<(String, i32), i64>>>;
+type Tp = (String, i32);
 
-/// Commits the work of revoked partitions before they go to another member,
-/// and tells the loop which partitions came and went.
+/// What the loop and the rebalance callback share. The callback runs inside
+/// `poll`, when the loop does not hold the lock, so revoked partitions are
+/// checkpointed and committed with the same processor and producer.
+struct Work {
+    proc: Processor,
+    out: KafkaOutput,
+    /// Next offset to read per topic-partition: what a commit covers.
+    offsets: BTreeMap<Tp, i64>,
+    /// Checkpoints, when the rule set has correlation state.
+    state: Option<StateTopic>,
+    /// Where each partition resumes: the restored checkpoint's offsets.
+    resume: BTreeMap<Tp, i64>,
+    /// Partitions assigned (true) and revoked (false) since the loop looked.
+    changes: Vec<(Tp, bool)>,
+    /// A commit that failed inside the callback, for the loop to report.
+    failed: Option<SourceError>,
+    commits: u64,
+    /// Messages processed since the last commit.
+    dirty: bool,
+    timeout: Duration,
+}
+
+impl Work {
+    /// The commit point, in this order: apply what the watermark passed and
+    /// emit it, checkpoint the state with the offsets it covers, make all of
+    /// it durable (flush, or the transaction commit that also commits the
+    /// offsets), and only then commit the offsets.
+    fn commit(&mut self, consumer: &BaseConsumer<Context>, timeout: Duration) -> Result<(), SourceError> {
+        match &mut self.state {
+            Some(state) => {
+                let bytes = self.proc.checkpoint(&mut self.out)?;
+                let size = state.save(&self.out, &self.offsets, bytes)?;
+                tracing::debug!(bytes = size, topic = state.topic(), "checkpoint written");
+            }
+            None => self.proc.flush(&mut self.out)?,
+        }
+        let tpl = offsets_tpl(&self.offsets);
+        if self.out.is_transactional() {
+            let group = consumer.group_metadata().ok_or(SourceError::NoGroupMetadata)?;
+            self.out.commit_transaction(&tpl, &group, timeout)?;
+        } else {
+            self.out.flush(timeout)?;
+            if tpl.count() > 0 {
+                consumer.commit(&tpl, CommitMode::Sync).map_err(SourceError::Commit)?;
+            }
+        }
+        self.commits += 1;
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+fn offsets_tpl(offsets: &BTreeMap<Tp, i64>) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), next) in offsets {
+        let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
+    }
+    tpl
+}
+
+/// Starts assigned partitions at the restored checkpoint's offsets, and
+/// commits the work of revoked partitions before they go to another member.
 struct Context {
-    offsets: Offsets,
-    flusher: Flusher,
-    changes: Mutex<Vec<((String, i32), bool)>>,
+    work: Arc<Mutex<Work>>,
 }
 
 impl ClientContext for Context {}
 
 impl ConsumerContext for Context {
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(tpl) = rebalance {
-            let mut changes = lock(&self.changes);
-            changes.extend(
-                tpl.elements()
-                    .iter()
-                    .map(|e| ((e.topic().to_string(), e.partition()), true)),
-            );
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.assigned(tpl);
+                if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.revoked(consumer, tpl);
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
+            }
+            other => {
+                tracing::error!(error = ?other, "rebalance failed");
+                consumer.unassign()
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "applying the rebalance");
+        }
+    }
+}
+
+impl Context {
+    fn assigned(&self, tpl: &mut TopicPartitionList) {
+        let mut w = lock(&self.work);
+        let parts: Vec<Tp> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        for tp in parts {
+            if let Some(&next) = w.resume.get(&tp) {
+                match tpl.set_partition_offset(&tp.0, tp.1, Offset::Offset(next)) {
+                    Ok(()) => {
+                        w.offsets.insert(tp.clone(), next);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, topic = %tp.0, partition = tp.1, "resuming at the checkpoint")
+                    }
+                }
+            }
+            w.changes.push((tp, true));
         }
     }
 
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Revoke(revoked) = rebalance else { return };
-        lock(&self.changes).extend(
-            revoked
-                .elements()
-                .iter()
-                .map(|e| ((e.topic().to_string(), e.partition()), false)),
-        );
-        let mut offsets = self.offsets.lock().unwrap_or_else(|p| p.into_inner());
-        let mut tpl = TopicPartitionList::new();
-        for e in revoked.elements() {
-            if let Some(next) = offsets.remove(&(e.topic().to_string(), e.partition())) {
-                let _ = tpl.add_partition_offset(e.topic(), e.partition(), Offset::Offset(next));
+    fn revoked(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let mut w = lock(&self.work);
+        let revoked: Vec<Tp> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        if w.dirty && revoked.iter().any(|tp| w.offsets.contains_key(tp)) {
+            let timeout = w.timeout;
+            match w.commit(consumer, timeout) {
+                Ok(()) => tracing::info!(partitions = revoked.len(), "committed revoked partitions"),
+                Err(e) if w.out.is_transactional() => {
+                    tracing::error!(error = %e, "transaction for revoked partitions failed");
+                    w.failed.get_or_insert(e);
+                }
+                Err(e) => tracing::warn!(error = %e, "commit of revoked partitions failed; they will be replayed"),
             }
         }
-        if tpl.count() == 0 {
-            return;
-        }
-        match self.flusher.flush(Duration::from_secs(30)) {
-            Ok(()) => match consumer.commit(&tpl, CommitMode::Sync) {
-                Ok(()) => tracing::info!(partitions = tpl.count(), "committed revoked partitions"),
-                Err(e) => tracing::warn!(error = %e, "commit of revoked partitions failed; they will be replayed"),
-            },
-            Err(e) => tracing::warn!(error = %e, "output not acknowledged; revoked partitions will be replayed"),
+        for tp in revoked {
+            w.offsets.remove(&tp);
+            w.changes.push((tp, false));
         }
     }
 }
@@ -120,87 +240,151 @@ pub struct SourceStats {
 impl KafkaSource {
     /// Consumes until `stop` is set (or, for a replay, the end offsets are
     /// reached), processing every message and committing as described above.
+    /// With correlation rules, first restores the group's last checkpoint.
+    /// Returns the pipeline's counters and the source's.
     pub fn run(
         &self,
-        proc: &mut Processor,
-        out: &mut KafkaOutput,
+        proc: Processor,
+        out: KafkaOutput,
         stop: &AtomicBool,
-    ) -> Result<SourceStats, SourceError> {
-        let offsets: Offsets = Arc::default();
-        let consumer = self.consumer(offsets.clone(), out.flusher())?;
+    ) -> Result<(crate::pipeline::Stats, SourceStats), SourceError> {
+        let work = Arc::new(Mutex::new(self.start(proc, out)?));
+        let consumer = self.consumer(work.clone())?;
         let mut stats = SourceStats::default();
         let mut last_commit = Instant::now();
-        let mut last_seen: BTreeMap<(String, i32), Instant> = BTreeMap::new();
+        let mut last_seen: BTreeMap<Tp, Instant> = BTreeMap::new();
         let mut remaining = self.stop_at.clone();
         while !stop.load(Ordering::Relaxed) {
             if remaining.as_ref().is_some_and(BTreeMap::is_empty) {
                 break;
             }
             let polled = consumer.poll(Duration::from_millis(100));
-            let assigned = self.track_assignment(&consumer, proc, &mut last_seen);
+            let mut w = lock(&work);
+            if let Some(e) = w.failed.take() {
+                return Err(e);
+            }
+            let assigned = track_assignment(&mut w, &mut last_seen);
             if let Some(r) = remaining.as_mut() {
-                skip_consumed(&consumer, &assigned, r);
+                skip_consumed(&consumer, &assigned, &w.resume, r);
             }
             match polled {
                 Some(Ok(msg)) => {
-                    let tp = (msg.topic().to_string(), msg.partition());
-                    let pos = Position::Kafka {
-                        topic: tp.0.clone(),
-                        partition: tp.1,
-                        offset: msg.offset(),
-                    };
-                    let payload = msg.payload().unwrap_or_default();
-                    let transport_ns = msg.timestamp().to_millis().map(|ms| ms as i128 * 1_000_000);
-                    // Only a partition marked idle needs waking: no per-message watermark work.
-                    if let Some(seen) = last_seen.insert(tp.clone(), Instant::now()) {
-                        if seen.elapsed() >= self.idle_timeout {
-                            proc.set_idle(&pos, false);
-                        }
-                    }
-                    proc.process(payload, payload.len(), pos, transport_ns, out)?;
+                    self.process(&mut w, &msg, &mut last_seen)?;
                     stats.messages += 1;
-                    lock(&offsets).insert(tp.clone(), msg.offset() + 1);
                     if let Some(r) = remaining.as_mut() {
+                        let tp = (msg.topic().to_string(), msg.partition());
                         if r.get(&tp).is_some_and(|&end| msg.offset() + 1 >= end) {
                             r.remove(&tp);
                         }
                     }
                 }
                 Some(Err(e)) => {
+                    drop(w);
                     tracing::warn!(error = %e, "Kafka consumer error; retrying");
                     std::thread::sleep(Duration::from_millis(200));
+                    continue;
                 }
                 // A lull ends a batch: what the watermark has passed fires now,
                 // not at the next commit.
                 None => {
-                    self.mark_idle(proc, &last_seen);
+                    self.mark_idle(&mut w.proc, &last_seen);
+                    let Work { proc, out, .. } = &mut *w;
                     proc.flush(out)?;
                 }
             }
             if last_commit.elapsed() >= self.commit_interval {
-                proc.flush(out)?;
-                self.commit(
-                    &consumer,
-                    out,
-                    &offsets,
-                    self.commit_interval.max(Duration::from_secs(10)),
-                )?;
-                stats.commits += 1;
+                w.commit(&consumer, self.commit_interval.max(Duration::from_secs(10)))?;
                 last_commit = Instant::now();
             }
         }
-        if self.stop_at.is_some() {
-            proc.finish(out)?;
-        } else {
-            proc.flush(out)?;
-        }
-        self.commit(&consumer, out, &offsets, self.shutdown_timeout)?;
-        stats.commits += 1;
+        self.stop(&consumer, &work)?;
         consumer.unsubscribe();
-        Ok(stats)
+        let w = lock(&work);
+        stats.commits = w.commits;
+        Ok((w.proc.stats().clone(), stats))
     }
 
-    fn consumer(&self, offsets: Offsets, flusher: Flusher) -> Result<BaseConsumer<Context>, SourceError> {
+    /// Restores the group's last checkpoint (when there is correlation state).
+    fn start(&self, mut proc: Processor, out: KafkaOutput) -> Result<Work, SourceError> {
+        let mut resume = BTreeMap::new();
+        let mut state = None;
+        if proc.has_state() {
+            let mut topic = StateTopic::new(&self.state_topic, &self.group_id);
+            if let Some(cp) = topic.load(&self.client)? {
+                let restored = proc.restore(&cp.pipeline)?;
+                tracing::info!(
+                    groups = restored.groups,
+                    pending_hits = restored.pending_hits,
+                    dropped_rules = ?restored.dropped_rules,
+                    partitions = cp.offsets.len(),
+                    "correlation state restored from the last checkpoint"
+                );
+                resume = cp.offsets.into_iter().map(|(t, p, next)| ((t, p), next)).collect();
+            }
+            state = Some(topic);
+        }
+        Ok(Work {
+            proc,
+            out,
+            offsets: BTreeMap::new(),
+            state,
+            resume,
+            changes: Vec::new(),
+            failed: None,
+            commits: 0,
+            dirty: false,
+            timeout: self.shutdown_timeout,
+        })
+    }
+
+    fn process(
+        &self,
+        w: &mut Work,
+        msg: &BorrowedMessage<'_>,
+        last_seen: &mut BTreeMap<Tp, Instant>,
+    ) -> Result<(), SourceError> {
+        let tp = (msg.topic().to_string(), msg.partition());
+        let pos = Position::Kafka {
+            topic: tp.0.clone(),
+            partition: tp.1,
+            offset: msg.offset(),
+        };
+        let payload = msg.payload().unwrap_or_default();
+        let transport_ns = msg.timestamp().to_millis().map(|ms| ms as i128 * 1_000_000);
+        // Only a partition marked idle needs waking: no per-message watermark work.
+        if let Some(seen) = last_seen.insert(tp.clone(), Instant::now()) {
+            if seen.elapsed() >= self.idle_timeout {
+                w.proc.set_idle(&pos, false);
+            }
+        }
+        let Work { proc, out, offsets, .. } = w;
+        proc.process(payload, payload.len(), pos, transport_ns, out)?;
+        offsets.insert(tp, msg.offset() + 1);
+        w.dirty = true;
+        Ok(())
+    }
+
+    /// Shutdown or end of replay: emit what is due, checkpoint, commit.
+    fn stop(&self, consumer: &BaseConsumer<Context>, work: &Mutex<Work>) -> Result<(), SourceError> {
+        let mut w = lock(work);
+        if self.stop_at.is_some() {
+            // The checkpoint is taken before end of input flushes every
+            // window, so it never claims the watermark reached the end of time.
+            w.commit(consumer, self.shutdown_timeout)?;
+            let Work { proc, out, .. } = &mut *w;
+            proc.finish(out)?;
+            if out.is_transactional() {
+                let group = consumer.group_metadata().ok_or(SourceError::NoGroupMetadata)?;
+                out.commit_transaction(&TopicPartitionList::new(), &group, self.shutdown_timeout)?;
+            } else {
+                out.flush(self.shutdown_timeout)?;
+            }
+            return Ok(());
+        }
+        w.commit(consumer, self.shutdown_timeout)
+    }
+
+    fn consumer(&self, work: Arc<Mutex<Work>>) -> Result<BaseConsumer<Context>, SourceError> {
         let mut c = self.client.clone();
         if c.get("auto.offset.reset").is_none() {
             c.set("auto.offset.reset", "earliest");
@@ -208,13 +392,10 @@ impl KafkaSource {
         c.set("group.id", &self.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false");
-        let consumer: BaseConsumer<Context> = c
-            .create_with_context(Context {
-                offsets,
-                flusher,
-                changes: Mutex::default(),
-            })
-            .map_err(SourceError::Create)?;
+        if lock(&work).out.is_transactional() {
+            c.set("isolation.level", "read_committed");
+        }
+        let consumer: BaseConsumer<Context> = c.create_with_context(Context { work }).map_err(SourceError::Create)?;
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).map_err(|source| SourceError::Subscribe {
             topics: self.topics.clone(),
@@ -223,38 +404,8 @@ impl KafkaSource {
         Ok(consumer)
     }
 
-    /// An assigned partition holds the watermark back from the start (until
-    /// it delivers or goes idle), so events of a partition that is slow to
-    /// deliver are not late merely because another partition came first. A
-    /// revoked one stops holding it. Returns the partitions newly assigned.
-    fn track_assignment(
-        &self,
-        consumer: &BaseConsumer<Context>,
-        proc: &mut Processor,
-        last_seen: &mut BTreeMap<(String, i32), Instant>,
-    ) -> Vec<(String, i32)> {
-        let changes = std::mem::take(&mut *lock(&consumer.context().changes));
-        let mut new = Vec::new();
-        for ((topic, partition), assigned) in changes {
-            let pos = Position::Kafka {
-                topic: topic.clone(),
-                partition,
-                offset: 0,
-            };
-            proc.partition(&pos);
-            proc.set_idle(&pos, !assigned);
-            if assigned {
-                last_seen.insert((topic.clone(), partition), Instant::now());
-                new.push((topic, partition));
-            } else {
-                last_seen.remove(&(topic, partition));
-            }
-        }
-        new
-    }
-
     /// Partitions silent for `idle_timeout` stop holding the watermark back.
-    fn mark_idle(&self, proc: &mut Processor, last_seen: &BTreeMap<(String, i32), Instant>) {
+    fn mark_idle(&self, proc: &mut Processor, last_seen: &BTreeMap<Tp, Instant>) {
         for ((topic, partition), seen) in last_seen {
             if seen.elapsed() >= self.idle_timeout {
                 let pos = Position::Kafka {
@@ -266,29 +417,31 @@ impl KafkaSource {
             }
         }
     }
+}
 
-    /// Flushes the sink, then commits what was processed (never the other way round).
-    fn commit(
-        &self,
-        consumer: &BaseConsumer<Context>,
-        out: &KafkaOutput,
-        offsets: &Offsets,
-        timeout: Duration,
-    ) -> Result<(), SourceError> {
-        out.flush(timeout)?;
-        let tpl = {
-            let offsets = lock(offsets);
-            let mut tpl = TopicPartitionList::new();
-            for ((topic, partition), next) in offsets.iter() {
-                let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
-            }
-            tpl
+/// An assigned partition holds the watermark back from the start (until it
+/// delivers or goes idle), so events of a partition that is slow to deliver
+/// are not late merely because another partition came first. A revoked one
+/// stops holding it. Returns the partitions newly assigned.
+fn track_assignment(w: &mut Work, last_seen: &mut BTreeMap<Tp, Instant>) -> Vec<Tp> {
+    let changes = std::mem::take(&mut w.changes);
+    let mut new = Vec::new();
+    for ((topic, partition), assigned) in changes {
+        let pos = Position::Kafka {
+            topic: topic.clone(),
+            partition,
+            offset: 0,
         };
-        if tpl.count() > 0 {
-            consumer.commit(&tpl, CommitMode::Sync).map_err(SourceError::Commit)?;
+        w.proc.partition(&pos);
+        w.proc.set_idle(&pos, !assigned);
+        if assigned {
+            last_seen.insert((topic.clone(), partition), Instant::now());
+            new.push((topic, partition));
+        } else {
+            last_seen.remove(&(topic, partition));
         }
-        Ok(())
     }
+    new
 }
 
 /// Replay: a partition whose group already committed its end offset (a
@@ -296,9 +449,11 @@ impl KafkaSource {
 /// waited for; otherwise the replay would never end.
 fn skip_consumed(
     consumer: &BaseConsumer<Context>,
-    assigned: &[(String, i32)],
-    remaining: &mut BTreeMap<(String, i32), i64>,
+    assigned: &[Tp],
+    resume: &BTreeMap<Tp, i64>,
+    remaining: &mut BTreeMap<Tp, i64>,
 ) {
+    remaining.retain(|tp, end| resume.get(tp).is_none_or(|next| next < end));
     let mut tpl = TopicPartitionList::new();
     for tp in assigned.iter().filter(|tp| remaining.contains_key(*tp)) {
         tpl.add_partition(&tp.0, tp.1);

@@ -5,3 +5,4 @@
 pub mod embedded;
 pub mod file;
 pub mod kafka;
+pub mod topic;

@@ -8,6 +8,10 @@
 //! the correlator applies them in event-time order as the watermark passes
 //! them and its firings become correlation alerts.
 
+mod checkpoint;
+
+pub use checkpoint::CheckpointError;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -99,11 +103,19 @@ pub const FLUSH_EVERY: usize = 4096;
 /// Longest a flush waits while records keep arriving.
 pub const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// An alert whose suppression period is running.
+/// An alert whose suppression period is running: its first firing and what
+/// later firings folded in (the alert is rebuilt from these, so a checkpoint
+/// stores plain data).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct OpenAlert {
-    alert: Alert,
+    first: Firing,
     /// Event time (ns) of the first firing: the period runs from here.
     since: i64,
+    /// Sum of the folded firings' values.
+    added: u64,
+    updates: u64,
+    last: i64,
+    window_end: i64,
 }
 
 impl Processor {
@@ -410,20 +422,37 @@ impl Core {
         let t = f.fire.last.0;
         if let Some(open) = self.open.get_mut(&key) {
             if t.saturating_sub(open.since) < period {
-                let a = &mut open.alert;
-                a.count += f.fire.value as u64;
-                a.updates += 1;
-                a.last_event_time = Some(rfc3339(t as i128));
-                if let Some(w) = &mut a.window {
-                    w.end = rfc3339(f.fire.window_end as i128);
-                }
-                return Some(a.clone());
+                open.added += f.fire.value as u64;
+                open.updates += 1;
+                open.last = t;
+                open.window_end = f.fire.window_end;
+                let open = open.clone();
+                return Some(self.updated_alert(&open));
             }
         }
-        let alert = self.correlation_alert(f);
-        self.open.insert(key, OpenAlert { alert, since: t });
+        let open = OpenAlert {
+            first: f.clone(),
+            since: t,
+            added: 0,
+            updates: 0,
+            last: t,
+            window_end: f.fire.window_end,
+        };
+        self.open.insert(key, open);
         self.open.retain(|_, o| t.saturating_sub(o.since) < period);
         None
+    }
+
+    /// The open alert with the folded firings: same `alert_id`, summed `count`.
+    fn updated_alert(&self, open: &OpenAlert) -> Alert {
+        let mut a = self.correlation_alert(&open.first);
+        a.count += open.added;
+        a.updates = open.updates;
+        a.last_event_time = Some(rfc3339(open.last as i128));
+        if let Some(w) = &mut a.window {
+            w.end = rfc3339(open.window_end as i128);
+        }
+        a
     }
 
     fn position(&self, s: crate::correlate::window::Seq) -> Position {
