@@ -88,8 +88,16 @@ impl KafkaOutput {
         c.set("enable.idempotence", "true")
             .set("linger.ms", "5")
             .set("compression.type", "lz4");
-        if let Some(id) = transactional_id {
-            c.set("transactional.id", id);
+        match transactional_id {
+            Some(id) => {
+                c.set("transactional.id", id);
+            }
+            // At-least-once: an unreachable broker delays output, never drops
+            // it — messages are retried until delivered (offsets wait).
+            None if c.get("message.timeout.ms").is_none() => {
+                c.set("message.timeout.ms", "0");
+            }
+            None => {}
         }
         let producer: ThreadedProducer<Deliveries> = c
             .create_with_context(Deliveries::default())
@@ -165,11 +173,20 @@ impl KafkaOutput {
     /// Sends, waiting for room when the producer's queue is full (backpressure).
     fn send(&self, record: BaseRecord<'_, str, [u8]>) -> std::io::Result<()> {
         let mut record = record;
+        let mut waited = 0u32;
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                     record = r;
+                    waited += 1;
+                    // Every ~10 s of waiting: a stall is reported, never silent.
+                    if waited.is_multiple_of(2000) {
+                        tracing::warn!(
+                            waited_ms = waited * 5,
+                            "producer queue full: the broker is not acknowledging output"
+                        );
+                    }
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 Err((e, _)) => return Err(std::io::Error::other(e)),

@@ -83,6 +83,39 @@ pub enum SourceError {
 
 type Tp = (String, i32);
 
+/// Consumer errors: at most one log line per this period.
+const ERROR_LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// Rate-limited reporting of consumer errors (broker unreachable and the like).
+#[derive(Default)]
+struct ErrorLog {
+    last: Option<Instant>,
+    folded: u64,
+    since: Option<Instant>,
+}
+
+impl ErrorLog {
+    fn report(&mut self, e: &KafkaError) {
+        self.since.get_or_insert_with(Instant::now);
+        if self.last.is_some_and(|t| t.elapsed() < ERROR_LOG_EVERY) {
+            self.folded += 1;
+            return;
+        }
+        tracing::warn!(error = %e, more = self.folded, "Kafka consumer error; librdkafka keeps retrying");
+        self.last = Some(Instant::now());
+        self.folded = 0;
+    }
+
+    /// A message after errors: the broker is back.
+    fn recovered(&mut self) {
+        if let Some(since) = self.since.take() {
+            tracing::info!(after = ?since.elapsed(), "Kafka consumer receiving again");
+            self.last = None;
+            self.folded = 0;
+        }
+    }
+}
+
 /// What the loop and the rebalance callback share. The callback runs inside
 /// `poll`, when the loop does not hold the lock, so revoked partitions are
 /// checkpointed and committed with the same processor and producer.
@@ -110,28 +143,64 @@ impl Work {
     /// emit it, checkpoint the state with the offsets it covers, make all of
     /// it durable (flush, or the transaction commit that also commits the
     /// offsets), and only then commit the offsets.
-    fn commit(&mut self, consumer: &BaseConsumer<Context>, timeout: Duration) -> Result<(), SourceError> {
-        match &mut self.state {
-            Some(state) => {
-                let bytes = self.proc.checkpoint(&mut self.out)?;
-                let size = state.save(&self.out, &self.offsets, bytes)?;
-                tracing::debug!(bytes = size, topic = state.topic(), "checkpoint written");
-            }
-            None => self.proc.flush(&mut self.out)?,
-        }
-        let tpl = offsets_tpl(&self.offsets);
+    /// `mode`: periodic commits are asynchronous (a commit that cannot reach
+    /// the coordinator must not stall the loop; the checkpoint, not the
+    /// committed offset, is where a restart resumes); revoke and shutdown
+    /// commits wait for the broker's answer.
+    fn commit(
+        &mut self,
+        consumer: &BaseConsumer<Context>,
+        timeout: Duration,
+        mode: CommitMode,
+    ) -> Result<(), SourceError> {
         if self.out.is_transactional() {
+            self.checkpoint()?;
             let group = consumer.group_metadata().ok_or(SourceError::NoGroupMetadata)?;
-            self.out.commit_transaction(&tpl, &group, timeout)?;
+            self.out
+                .commit_transaction(&offsets_tpl(&self.offsets), &group, timeout)?;
         } else {
+            // Output first, then the checkpoint that claims it was written:
+            // a checkpoint never becomes durable ahead of the alerts it covers.
+            let pipeline = self.proc_state()?;
             self.out.flush(timeout)?;
+            if let Some(bytes) = pipeline {
+                self.save(bytes)?;
+                self.out.flush(timeout)?;
+            }
+            let tpl = offsets_tpl(&self.offsets);
             if tpl.count() > 0 {
-                consumer.commit(&tpl, CommitMode::Sync).map_err(SourceError::Commit)?;
+                consumer.commit(&tpl, mode).map_err(SourceError::Commit)?;
             }
         }
         self.commits += 1;
         self.dirty = false;
         Ok(())
+    }
+
+    /// Applies what the watermark passed, emits it, and encodes the state
+    /// (when there is correlation state to keep).
+    fn proc_state(&mut self) -> Result<Option<Vec<u8>>, SourceError> {
+        if self.state.is_some() {
+            Ok(Some(self.proc.checkpoint(&mut self.out)?))
+        } else {
+            self.proc.flush(&mut self.out)?;
+            Ok(None)
+        }
+    }
+
+    fn save(&mut self, bytes: Vec<u8>) -> Result<(), SourceError> {
+        if let Some(state) = &mut self.state {
+            let size = state.save(&self.out, &self.offsets, bytes)?;
+            tracing::debug!(bytes = size, topic = state.topic(), "checkpoint written");
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<(), SourceError> {
+        match self.proc_state()? {
+            Some(bytes) => self.save(bytes),
+            None => Ok(()),
+        }
     }
 }
 
@@ -152,6 +221,12 @@ struct Context {
 impl ClientContext for Context {}
 
 impl ConsumerContext for Context {
+    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, offsets: &TopicPartitionList) {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, partitions = offsets.count(), "offset commit failed; it is retried at the next commit point");
+        }
+    }
+
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
         let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
         let result = match err {
@@ -212,9 +287,16 @@ impl Context {
             .iter()
             .map(|e| (e.topic().to_string(), e.partition()))
             .collect();
-        if w.dirty && revoked.iter().any(|tp| w.offsets.contains_key(tp)) {
+        if consumer.assignment_lost() {
+            // The session expired (broker unreachable): the partitions may
+            // already belong to another member; committing would be wrong.
+            tracing::warn!(
+                partitions = revoked.len(),
+                "assignment lost (group session expired); rejoining, work since the last commit will be replayed"
+            );
+        } else if w.dirty && revoked.iter().any(|tp| w.offsets.contains_key(tp)) {
             let timeout = w.timeout;
-            match w.commit(consumer, timeout) {
+            match w.commit(consumer, timeout, CommitMode::Sync) {
                 Ok(()) => tracing::info!(partitions = revoked.len(), "committed revoked partitions"),
                 Err(e) if w.out.is_transactional() => {
                     tracing::error!(error = %e, "transaction for revoked partitions failed");
@@ -254,6 +336,8 @@ impl KafkaSource {
         let mut last_commit = Instant::now();
         let mut last_seen: BTreeMap<Tp, Instant> = BTreeMap::new();
         let mut remaining = self.stop_at.clone();
+        let mut errors = ErrorLog::default();
+        let mut unavailable: Option<Instant> = None;
         while !stop.load(Ordering::Relaxed) {
             if remaining.as_ref().is_some_and(BTreeMap::is_empty) {
                 break;
@@ -269,6 +353,7 @@ impl KafkaSource {
             }
             match polled {
                 Some(Ok(msg)) => {
+                    errors.recovered();
                     self.process(&mut w, &msg, &mut last_seen)?;
                     stats.messages += 1;
                     if let Some(r) = remaining.as_mut() {
@@ -278,10 +363,13 @@ impl KafkaSource {
                         }
                     }
                 }
+                // librdkafka reconnects by itself (with backoff); errors here
+                // report, they do not stop anything. Logged at most every few
+                // seconds with how many were folded, never one line each.
                 Some(Err(e)) => {
                     drop(w);
-                    tracing::warn!(error = %e, "Kafka consumer error; retrying");
-                    std::thread::sleep(Duration::from_millis(200));
+                    errors.report(&e);
+                    std::thread::sleep(Duration::from_millis(20));
                     continue;
                 }
                 // A lull ends a batch: what the watermark has passed fires now,
@@ -293,7 +381,21 @@ impl KafkaSource {
                 }
             }
             if last_commit.elapsed() >= self.commit_interval {
-                w.commit(&consumer, self.commit_interval.max(Duration::from_secs(10)))?;
+                let timeout = self.commit_interval.max(Duration::from_secs(10));
+                match w.commit(&consumer, timeout, CommitMode::Async) {
+                    Ok(()) => {
+                        if unavailable.take().is_some() {
+                            tracing::info!("broker reachable again; output acknowledged and offsets committed");
+                        }
+                    }
+                    // The broker is unreachable: the producer keeps retrying
+                    // (no message timeout); nothing is committed until it is back.
+                    Err(SourceError::Sink(SinkError::Flush(e))) if !w.out.is_transactional() => {
+                        tracing::warn!(error = %e, "output not acknowledged (broker unreachable?); offsets not committed, retrying");
+                        unavailable.get_or_insert_with(Instant::now);
+                    }
+                    Err(e) => return Err(e),
+                }
                 last_commit = Instant::now();
             }
         }
@@ -370,7 +472,7 @@ impl KafkaSource {
         if self.stop_at.is_some() {
             // The checkpoint is taken before end of input flushes every
             // window, so it never claims the watermark reached the end of time.
-            w.commit(consumer, self.shutdown_timeout)?;
+            w.commit(consumer, self.shutdown_timeout, CommitMode::Sync)?;
             let Work { proc, out, .. } = &mut *w;
             proc.finish(out)?;
             if out.is_transactional() {
@@ -381,7 +483,7 @@ impl KafkaSource {
             }
             return Ok(());
         }
-        w.commit(consumer, self.shutdown_timeout)
+        w.commit(consumer, self.shutdown_timeout, CommitMode::Sync)
     }
 
     fn consumer(&self, work: Arc<Mutex<Work>>) -> Result<BaseConsumer<Context>, SourceError> {
