@@ -1173,3 +1173,45 @@ fn broker_outage_is_retried_and_reported() {
         "the outage is reported:\n{log}"
     );
 }
+
+/// SIGTERM while the broker is unreachable: the final commit cannot happen,
+/// and the engine still exits within `shutdown_timeout` (5 s here) plus a
+/// second, with an error, instead of hanging.
+#[test]
+fn sigterm_during_an_outage_exits_within_the_deadline() {
+    let cluster = Cluster::start(&["winlogbeat", "winlogbeat-dc2", "alerts", "dead-letters"]);
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!("brokers = \"{}\"", cluster.bootstrap);
+    let input: Vec<In> = scenario().into_iter().filter(|r| !r.late_batch).collect();
+    cluster.produce(&input);
+    let ends = cluster.ends();
+    let mut e = Engine::start(dir.path(), "deadline", &config_text("kt-deadline", &extra));
+    e.wait_for(20, "the batch committed", || cluster.committed("kt-deadline") == ends);
+    let mock = cluster.producer.client().mock_cluster().expect("mock cluster");
+    mock.broker_down(1).expect("broker down");
+    let sent = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &e.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = loop {
+        if let Some(s) = e.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(9),
+            "no exit 9 s after SIGTERM:\n{}",
+            e.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    mock.broker_up(1).expect("broker up");
+    // The final flush and commit cannot reach the broker: an error exit, in time.
+    assert_eq!(status.code(), Some(1), "{status}:\n{}", e.log());
+    assert!(
+        e.log().contains("ERROR"),
+        "the failed final commit is reported:\n{}",
+        e.log()
+    );
+}

@@ -27,6 +27,7 @@ pub fn run_cluster(p: &Prepared, args: &RunArgs, proc: Processor, brokers: &str)
         signal_hook::flag::register(sig, stop.clone()).context("installing the signal handler")?;
     }
     let source = source(p, brokers, None);
+    shutdown_deadline(stop.clone(), source.shutdown_timeout);
     let out = output(p, &source.client)?;
     tracing::info!(brokers, topics = ?source.topics, group = %source.group_id, "consuming");
     let started = Instant::now();
@@ -39,6 +40,24 @@ pub fn run_cluster(p: &Prepared, args: &RunArgs, proc: Processor, brokers: &str)
     print_summary(&stats, started.elapsed().as_secs_f64());
     let _ = args;
     Ok(stats)
+}
+
+/// Once a termination signal arrives, the engine has `timeout` to drain,
+/// commit and leave; past it (a broker that stopped answering), it exits
+/// with an error instead of hanging. Nothing uncommitted is lost: a restart
+/// resumes at the last checkpoint or commit.
+fn shutdown_deadline(stop: Arc<AtomicBool>, timeout: std::time::Duration) {
+    std::thread::spawn(move || {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        std::thread::sleep(timeout + std::time::Duration::from_secs(1));
+        tracing::error!(
+            ?timeout,
+            "shutdown deadline passed before the final commit; exiting without it"
+        );
+        std::process::exit(1);
+    });
 }
 
 /// The embedded default: broker, samples in, pipeline, alerts read back out.
