@@ -175,7 +175,7 @@ const MAX_RESCANS: usize = 16;
 const MAX_DEPTH: usize = 256;
 
 /// Config section `[redact]`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedactConfig {
     /// Default true. When false, [`Redactor`] leaves everything as it is.
@@ -217,7 +217,7 @@ impl fmt::Debug for RedactConfig {
 }
 
 /// What replaces a secret.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RedactMode {
     /// Replace with `"[REDACTED]"`.

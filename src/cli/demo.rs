@@ -54,7 +54,7 @@ pub fn config() -> Result<Config, ConfigError> {
         .get_file("tocsin.toml")
         .and_then(|f| f.contents_utf8())
         .unwrap_or_default();
-    Config::parse(text, "samples/tocsin.toml")
+    Config::parse_with_env(text, "samples/tocsin.toml", std::env::vars())
 }
 
 /// The sample events (`samples/events.ndjson`).

@@ -39,6 +39,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Load and compile rules (and config) and report every problem.
     Validate(validate::ValidateArgs),
+    /// Check the config; `--print` shows the effective one, secrets masked.
+    Config(validate::ConfigArgs),
 }
 
 /// Rule sources shared by the subcommands.
@@ -58,6 +60,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => run::run(a),
         Command::Validate(a) => validate::validate(a),
+        Command::Config(a) => validate::config(a),
     };
     match result {
         Ok(code) => code,

@@ -102,15 +102,22 @@ fn rejected(errors: &[RuleError]) -> usize {
     keys.len()
 }
 
+/// The config a command runs with: the file, the sample config for the
+/// embedded default (no rules given), or the defaults; then the
+/// environment's overrides.
+pub fn effective_config(args: &RuleArgs) -> anyhow::Result<Config> {
+    Ok(match (&args.config, args.rules.is_empty()) {
+        (Some(p), _) => Config::load(p)?,
+        (None, true) => demo::config()?,
+        (None, false) => Config::parse_with_env("", "(defaults)", std::env::vars())?,
+    })
+}
+
 /// Loads config and rules and compiles them. `every_logsource` compiles each
 /// rule for its own logsource when no source is configured (for `validate`).
 pub fn prepare(args: &RuleArgs, logsource: Option<&str>, every_logsource: bool) -> anyhow::Result<Prepared> {
     let demo = args.rules.is_empty();
-    let config = match (&args.config, demo) {
-        (Some(p), _) => Config::load(p)?,
-        (None, true) => demo::config()?,
-        (None, false) => Config::default(),
-    };
+    let config = effective_config(args)?;
     let loaded = if demo { demo::rules() } else { load_paths(&args.rules) };
     let rules: Vec<Arc<_>> = loaded.rules.into_iter().map(Arc::new).collect();
     let sources: Vec<Source> = if let Some(ls) = logsource {

@@ -34,3 +34,24 @@ pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         ExitCode::from(2)
     })
 }
+
+#[derive(clap::Args, Debug)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Print the effective config (file, then `TOCSIN_SECTION__KEY`
+    /// environment overrides, defaults filled in) as TOML, secrets masked.
+    #[arg(long)]
+    pub print: bool,
+}
+
+/// `tocsin config --print`: what the engine would run with.
+pub fn config(args: ConfigArgs) -> anyhow::Result<ExitCode> {
+    let cfg = super::run::effective_config(&args.rules)?;
+    if args.print {
+        print!("{}", cfg.to_masked_toml());
+    } else {
+        println!("config OK (use --print to show it)");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -7,13 +7,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use serde::Deserialize;
+pub mod env;
+
+use serde::{Deserialize, Serialize};
 
 use crate::alert::redact::RedactConfig;
 use crate::decode::time::TimeFallback;
 
 /// The whole file.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -22,7 +24,7 @@ pub struct Config {
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
     /// Values for Sigma `expand` placeholders (`%name%`).
-    #[serde(default)]
+    #[serde(default, serialize_with = "sorted")]
     pub placeholders: HashMap<String, Vec<String>>,
     #[serde(default)]
     pub redact: Option<RedactConfig>,
@@ -35,7 +37,7 @@ pub struct Config {
 }
 
 /// Connection to Kafka and consumer-group behaviour.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
     /// `bootstrap.servers`. Unset: an embedded in-process broker fed the samples.
@@ -95,7 +97,7 @@ fn default_shutdown_timeout() -> String {
 }
 
 /// Output topics.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
     /// Default `tocsin-alerts`.
@@ -131,7 +133,7 @@ fn default_state_topic() -> String {
 }
 
 /// How events are read and timed.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputConfig {
     /// Fields holding the event time, first usable wins. Default `["@timestamp"]`.
@@ -164,7 +166,7 @@ fn default_max_event_bytes() -> usize {
 }
 
 /// One log source: which events belong to it and what Sigma logsource they are.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     pub name: String,
@@ -193,14 +195,14 @@ pub struct SourceConfig {
 }
 
 /// A scalar or a list of scalars (numbers are kept as their text).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(Scalar),
     Many(Vec<Scalar>),
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum Scalar {
     Str(String),
@@ -222,6 +224,32 @@ impl OneOrMany {
     }
 }
 
+/// Key names whose values are never printed (librdkafka's `sasl.password`,
+/// `ssl.key.password`, `sasl.oauthbearer.client.secret`, the redaction HMAC key, …).
+const SECRET_KEYS: [&str; 6] = ["password", "secret", "hmac_key", "token", "credential", "private"];
+
+fn mask_secrets(v: &mut toml::Value) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t.iter_mut() {
+                let k = k.to_ascii_lowercase();
+                if SECRET_KEYS.iter().any(|s| k.contains(s)) && !v.is_table() {
+                    *v = toml::Value::String("***".into());
+                } else {
+                    mask_secrets(v);
+                }
+            }
+        }
+        toml::Value::Array(a) => a.iter_mut().for_each(mask_secrets),
+        _ => {}
+    }
+}
+
+fn sorted<S: serde::Serializer>(m: &HashMap<String, Vec<String>>, s: S) -> Result<S::Ok, S::Error> {
+    let sorted: BTreeMap<_, _> = m.iter().collect();
+    sorted.serialize(s)
+}
+
 /// A config file problem, with the file and (when known) the line.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
@@ -232,7 +260,8 @@ pub struct ConfigError {
 }
 
 impl Config {
-    /// Reads and checks a TOML config file.
+    /// Reads and checks a TOML config file, with the process environment's
+    /// overrides ([`env`]) applied.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -240,9 +269,10 @@ impl Config {
             line: None,
             message: e.to_string(),
         })?;
-        Config::parse(&text, &file)
+        Config::parse_with_env(&text, &file, std::env::vars())
     }
 
+    /// Checks config text (no environment).
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| ConfigError {
             file: file.to_string(),
@@ -251,6 +281,47 @@ impl Config {
         })?;
         cfg.validate(file)?;
         Ok(cfg)
+    }
+
+    /// [`Config::parse`], then the overrides among `vars` one at a time, so
+    /// a bad one is reported with its variable.
+    pub fn parse_with_env(
+        text: &str,
+        file: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let base = Config::parse(text, file)?;
+        let overrides = env::overrides(vars);
+        if overrides.is_empty() {
+            return Ok(base);
+        }
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
+            file: file.to_string(),
+            line: None,
+            message: e.message().to_string(),
+        })?;
+        let mut cfg = base;
+        for o in &overrides {
+            let err = |message: String| ConfigError {
+                file: format!("environment variable {}", o.var),
+                line: None,
+                message,
+            };
+            env::apply(&mut table, o).map_err(err)?;
+            cfg = toml::Value::Table(table.clone())
+                .try_into()
+                .map_err(|e: toml::de::Error| err(format!("{} (key `{}`)", e.message(), o.path.join("."))))?;
+            cfg.validate(&format!("environment variable {}", o.var))?;
+        }
+        Ok(cfg)
+    }
+
+    /// The effective config as TOML, defaults included, secrets masked
+    /// (`tocsin config --print`).
+    pub fn to_masked_toml(&self) -> String {
+        let mut v = toml::Value::try_from(self).unwrap_or_else(|_| toml::Value::Table(toml::Table::new()));
+        mask_secrets(&mut v);
+        toml::to_string_pretty(&v).unwrap_or_default()
     }
 
     fn validate(&self, file: &str) -> Result<(), ConfigError> {

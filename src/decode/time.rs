@@ -15,7 +15,7 @@ use crate::alert::TimeSource;
 use crate::event::{Kind, ValueRef};
 
 /// What to do when no configured field holds a usable time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeFallback {
     /// Send the event to the dead-letter output (reason `no_event_time`).
