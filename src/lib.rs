@@ -8,6 +8,7 @@ pub mod decode;
 pub mod detector;
 pub mod event;
 pub mod matcher;
+pub mod metrics;
 pub mod pipeline;
 pub mod rules;
 pub mod sink;

@@ -940,6 +940,10 @@ struct Engine {
 
 impl Engine {
     fn start(dir: &Path, name: &str, config: &str) -> Engine {
+        Engine::start_with(dir, name, config, &[])
+    }
+
+    fn start_with(dir: &Path, name: &str, config: &str, extra: &[&str]) -> Engine {
         let cfg = dir.join(format!("{name}.toml"));
         std::fs::write(&cfg, config).unwrap();
         let rules = dir.join("rules.yml");
@@ -947,12 +951,15 @@ impl Engine {
         let log = dir.join(format!("{name}.log"));
         let child = common::bin()
             .args([
+                "--log-format",
+                "json",
                 "run",
                 "--rules",
                 rules.to_str().unwrap(),
                 "--config",
                 cfg.to_str().unwrap(),
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             // TOCSIN_TEST_ENGINE_LOG=debug to see what an engine under test did.
@@ -967,6 +974,24 @@ impl Engine {
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The metrics endpoint's address (`--metrics-addr 127.0.0.1:0`), from the log.
+    fn metrics_addr(&mut self) -> String {
+        let mut addr = None;
+        let log = self.log.clone();
+        self.wait_for(10, "the metrics address in the log", || {
+            addr = std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("metrics listening"))
+                .find_map(|l| {
+                    let v: Value = serde_json::from_str(l).ok()?;
+                    v["fields"]["addr"].as_str().map(str::to_string)
+                });
+            addr.is_some()
+        });
+        addr.unwrap()
     }
 
     /// Waits up to `secs` for `done`, failing with the engine's log.
@@ -1145,10 +1170,15 @@ fn broker_outage_is_retried_and_reported() {
     let (first, second): (Vec<In>, Vec<In>) = input.iter().cloned().partition(|r| !r.late_batch);
     cluster.produce(&first);
     let ends = cluster.ends();
-    let mut e = Engine::start(dir.path(), "outage", &config);
+    let mut e = Engine::start_with(dir.path(), "outage", &config, &["--metrics-addr", "127.0.0.1:0"]);
+    let metrics = e.metrics_addr();
     e.wait_for(20, "the first batch committed", || {
         cluster.committed("kt-outage") == ends
     });
+    e.wait_for(10, "consumer lag exported", || {
+        http_get(&metrics, "/metrics").1.contains("tocsin_consumer_lag{")
+    });
+    assert_eq!(http_get(&metrics, "/readyz").0, 200);
     let before = all_ids(&cluster.bootstrap, "alerts").len();
 
     let mock = cluster.producer.client().mock_cluster().expect("mock cluster");
@@ -1159,6 +1189,11 @@ fn broker_outage_is_retried_and_reported() {
         "tocsin exited during the outage:\n{}",
         e.log()
     );
+    assert_eq!(
+        http_get(&metrics, "/readyz"),
+        (503, "not ready: broker unreachable\n".to_string()),
+        "readiness reports the outage"
+    );
     mock.broker_up(1).expect("broker up");
 
     cluster.produce_fresh(&second);
@@ -1166,6 +1201,7 @@ fn broker_outage_is_retried_and_reported() {
     e.wait_for(30, "the second batch processed and committed", || {
         all_ids(&cluster.bootstrap, "alerts").len() > before && cluster.committed("kt-outage") == ends
     });
+    e.wait_for(10, "ready again", || http_get(&metrics, "/readyz").0 == 200);
     let log = e.log();
     e.terminate();
     assert!(
@@ -1214,4 +1250,20 @@ fn sigterm_during_an_outage_exits_within_the_deadline() {
         "the failed final commit is reported:\n{}",
         e.log()
     );
+}
+
+/// A GET over a plain TCP connection: (status, body).
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the metrics endpoint");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (
+        status,
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default(),
+    )
 }

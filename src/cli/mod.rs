@@ -32,6 +32,8 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once per process: the size of the `run` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Evaluate rules over NDJSON events and write alerts. With no --rules and

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::correlate::CorrelationSet;
 use crate::detector::{Detector, TimeDefaults};
 use crate::event::Position;
+use crate::metrics::Metrics;
 use crate::pipeline::{CorrelationConfig, Processor, Stats};
 use crate::rules::{load_paths, LogSource, RuleError};
 use crate::sink::file::{FileOutput, NdjsonWriter};
@@ -60,6 +61,17 @@ pub struct RunArgs {
     /// Global cap on correlation groups held in memory; the oldest are evicted beyond it.
     #[arg(long, default_value_t = 1_000_000)]
     pub max_groups: usize,
+    /// Serve Prometheus metrics, /healthz and /readyz on this address (e.g.
+    /// 0.0.0.0:9898; port 0 picks a free one, logged at start).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+    /// After a file replay, keep serving metrics until SIGTERM/SIGINT (for
+    /// scraping a backtest's final counters).
+    #[arg(long, requires = "metrics_addr")]
+    pub metrics_hold: bool,
+    /// /readyz fails while the total consumer lag exceeds this many messages.
+    #[arg(long, value_name = "MESSAGES")]
+    pub ready_max_lag: Option<i64>,
 }
 
 fn duration_ns(flag: &str, v: &str) -> anyhow::Result<i64> {
@@ -202,6 +214,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let limit = p.config.input.max_event_bytes;
     let mut proc = Processor::with_correlation(p.detector.clone(), redactor, limit, &corr);
+    let metrics = start_metrics(&args)?;
+    if let Some(m) = &metrics {
+        proc.set_metrics(m.clone());
+        m.set_running(true);
+    }
     if args.input.is_empty() {
         let stats = match p.config.kafka.brokers.clone() {
             Some(brokers) => super::kafka::run_cluster(&p, &args, proc, &brokers)?,
@@ -222,7 +239,33 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let elapsed = started.elapsed();
     print_summary(proc.stats(), elapsed.as_secs_f64());
     write_summary_json(&args, proc.stats(), Some(elapsed.as_secs_f64()))?;
+    if args.metrics_hold {
+        hold_until_signal()?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--metrics-addr`: the registry and its HTTP endpoint.
+fn start_metrics(args: &RunArgs) -> anyhow::Result<Option<Arc<Metrics>>> {
+    let Some(addr) = &args.metrics_addr else {
+        return Ok(None);
+    };
+    let m = Arc::new(Metrics::new(args.ready_max_lag));
+    let bound = crate::metrics::http::serve(addr, m.clone()).with_context(|| format!("--metrics-addr {addr}"))?;
+    tracing::info!(addr = %bound, "metrics listening (/metrics, /healthz, /readyz)");
+    Ok(Some(m))
+}
+
+fn hold_until_signal() -> anyhow::Result<()> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing the signal handler")?;
+    }
+    tracing::info!("replay done; serving metrics until SIGTERM/SIGINT (--metrics-hold)");
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(())
 }
 
 fn write_summary_json(args: &RunArgs, stats: &Stats, seconds: Option<f64>) -> anyhow::Result<()> {

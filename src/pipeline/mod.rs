@@ -24,6 +24,7 @@ use crate::decode::JsonDecoder;
 use crate::detector::{Detector, SourcePlan};
 use crate::event::{Position, ValueRef};
 use crate::matcher::Scratch;
+use crate::metrics::Metrics;
 use crate::sink::{DeadLetter, Output};
 
 /// Counters of one run (or one worker), merged for the summary.
@@ -94,6 +95,10 @@ struct Core {
     /// Records processed since the correlator last applied its hits, and when it did.
     since_flush: usize,
     last_flush: std::time::Instant,
+    /// Events per source (index of [`Detector::sources`]).
+    source_events: Vec<u64>,
+    /// Where counters are published at each flush (`--metrics-addr`).
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// Records between correlator flushes: each flush is one barrier over the
@@ -129,6 +134,7 @@ impl Processor {
         max_event_bytes: usize,
         c: &CorrelationConfig,
     ) -> Self {
+        let detector_sources = detector.sources.len();
         let correlator = Correlator::new(
             detector.correlations.clone(),
             c.shards,
@@ -149,12 +155,24 @@ impl Processor {
                 open: HashMap::new(),
                 since_flush: 0,
                 last_flush: std::time::Instant::now(),
+                source_events: vec![0; detector_sources],
+                metrics: None,
             },
         }
     }
 
     pub fn stats(&self) -> &Stats {
         &self.core.stats
+    }
+
+    pub fn metrics(&self) -> Option<Arc<Metrics>> {
+        self.core.metrics.clone()
+    }
+
+    /// Publishes counters and latencies to `metrics` from now on.
+    pub fn set_metrics(&mut self, metrics: Arc<Metrics>) {
+        self.core.metrics = Some(metrics);
+        self.core.publish();
     }
 
     /// Registers an input partition up front (so the watermark waits for it).
@@ -227,10 +245,11 @@ impl Processor {
             }
         };
         let root = decoded.root();
-        let Some(sp) = detector
+        let Some((si, sp)) = detector
             .sources
             .iter()
-            .find(|s| s.source.reads(&pos) && s.source.claims(root))
+            .enumerate()
+            .find(|(_, s)| s.source.reads(&pos) && s.source.claims(root))
         else {
             self.core.stats.unclassified += 1;
             return Ok(());
@@ -243,6 +262,7 @@ impl Processor {
             }
         };
         self.core.stats.events += 1;
+        self.core.source_events[si] += 1;
         let matched = sp.plan.scan_raw(root, Some(raw), &mut self.scratch).to_vec();
         if !matched.is_empty() {
             self.core.stats.matched_events += 1;
@@ -323,6 +343,9 @@ impl Core {
             });
             let alert = ctx.alert(rule, event.clone());
             self.stats.alerts += 1;
+            if let Some(m) = &self.metrics {
+                m.alert_emitted(ctx.time_ns);
+            }
             *self.stats.rule_alerts.entry(alert.rule.id.clone()).or_default() += 1;
             out.alert(&alert)?;
         }
@@ -373,19 +396,51 @@ impl Core {
     }
 
     fn flush(&mut self, out: &mut dyn Output) -> std::io::Result<()> {
+        let started = std::time::Instant::now();
         self.since_flush = 0;
-        self.last_flush = std::time::Instant::now();
-        if self.detector.correlations.is_empty() {
-            return Ok(());
-        }
-        let firings = self.correlator.flush();
-        let stats = self.correlator.stats();
-        for (spec, &n) in self.detector.correlations.specs.iter().zip(&stats.evicted_per_rule) {
-            if n > 0 {
-                self.stats.correlation_evicted.insert(spec.rule.key().to_string(), n);
+        self.last_flush = started;
+        if !self.detector.correlations.is_empty() {
+            let firings = self.correlator.flush();
+            let stats = self.correlator.stats();
+            for (spec, &n) in self.detector.correlations.specs.iter().zip(&stats.evicted_per_rule) {
+                if n > 0 {
+                    self.stats.correlation_evicted.insert(spec.rule.key().to_string(), n);
+                }
             }
+            self.emit(firings, out)?;
         }
-        self.emit(firings, out)
+        if let Some(m) = &self.metrics {
+            m.batch_done(started.elapsed());
+        }
+        self.publish();
+        Ok(())
+    }
+
+    /// Copies the counters to the metrics registry (once per flush, never per event).
+    fn publish(&self) {
+        let Some(m) = &self.metrics else { return };
+        let set = &self.detector.correlations;
+        let tracked = self.correlator.stats().tracked;
+        m.publish(
+            crate::metrics::Published {
+                stats: self.stats.clone(),
+                source_events: self
+                    .detector
+                    .sources
+                    .iter()
+                    .zip(&self.source_events)
+                    .map(|(s, &n)| (s.source.name.clone(), n))
+                    .collect(),
+                groups: set
+                    .specs
+                    .iter()
+                    .zip(tracked)
+                    .map(|(s, n)| (s.rule.key().to_string(), n))
+                    .collect(),
+                late_hits: self.correlator.late,
+            },
+            self.watermarks.current(),
+        );
     }
 
     fn observe_watermark(&mut self) {
@@ -407,6 +462,9 @@ impl Core {
                 }
             };
             *self.stats.rule_alerts.entry(alert.rule.id.clone()).or_default() += 1;
+            if let Some(m) = &self.metrics {
+                m.alert_emitted(f.fire.last.0 as i128);
+            }
             out.alert(&alert)?;
         }
         Ok(())

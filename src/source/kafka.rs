@@ -39,6 +39,7 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::event::Position;
+use crate::metrics::Metrics;
 use crate::pipeline::{CheckpointError, Processor};
 use crate::sink::kafka::{KafkaOutput, SinkError};
 use crate::sink::state::{StateError, StateTopic};
@@ -106,13 +107,13 @@ impl ErrorLog {
         self.folded = 0;
     }
 
-    /// A message after errors: the broker is back.
-    fn recovered(&mut self) {
-        if let Some(since) = self.since.take() {
-            tracing::info!(after = ?since.elapsed(), "Kafka consumer receiving again");
-            self.last = None;
-            self.folded = 0;
-        }
+    /// A message after errors: the broker is back. True if there were errors.
+    fn recovered(&mut self) -> bool {
+        let Some(since) = self.since.take() else { return false };
+        tracing::info!(after = ?since.elapsed(), "Kafka consumer receiving again");
+        self.last = None;
+        self.folded = 0;
+        true
     }
 }
 
@@ -216,9 +217,25 @@ fn offsets_tpl(offsets: &BTreeMap<Tp, i64>) -> TopicPartitionList {
 /// commits the work of revoked partitions before they go to another member.
 struct Context {
     work: Arc<Mutex<Work>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
-impl ClientContext for Context {}
+impl ClientContext for Context {
+    /// librdkafka statistics (every 5 s with metrics on): consumer lag per
+    /// assigned partition.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Some(m) = &self.metrics else { return };
+        let mut lag = BTreeMap::new();
+        for (topic, t) in &statistics.topics {
+            for (&partition, p) in &t.partitions {
+                if partition >= 0 && p.desired && p.consumer_lag >= 0 {
+                    lag.insert((topic.clone(), partition), p.consumer_lag);
+                }
+            }
+        }
+        m.set_lag(lag);
+    }
+}
 
 impl ConsumerContext for Context {
     fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, offsets: &TopicPartitionList) {
@@ -353,7 +370,11 @@ impl KafkaSource {
             }
             match polled {
                 Some(Ok(msg)) => {
-                    errors.recovered();
+                    if errors.recovered() {
+                        if let Some(m) = w.proc.metrics() {
+                            m.set_broker_ok(true);
+                        }
+                    }
                     self.process(&mut w, &msg, &mut last_seen)?;
                     stats.messages += 1;
                     if let Some(r) = remaining.as_mut() {
@@ -367,6 +388,9 @@ impl KafkaSource {
                 // report, they do not stop anything. Logged at most every few
                 // seconds with how many were folded, never one line each.
                 Some(Err(e)) => {
+                    if let Some(m) = w.proc.metrics() {
+                        m.set_broker_ok(false);
+                    }
                     drop(w);
                     errors.report(&e);
                     std::thread::sleep(Duration::from_millis(20));
@@ -494,10 +518,19 @@ impl KafkaSource {
         c.set("group.id", &self.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false");
-        if lock(&work).out.is_transactional() {
-            c.set("isolation.level", "read_committed");
+        let metrics = {
+            let w = lock(&work);
+            if w.out.is_transactional() {
+                c.set("isolation.level", "read_committed");
+            }
+            w.proc.metrics()
+        };
+        if metrics.is_some() && c.get("statistics.interval.ms").is_none() {
+            c.set("statistics.interval.ms", "5000");
         }
-        let consumer: BaseConsumer<Context> = c.create_with_context(Context { work }).map_err(SourceError::Create)?;
+        let consumer: BaseConsumer<Context> = c
+            .create_with_context(Context { work, metrics })
+            .map_err(SourceError::Create)?;
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).map_err(|source| SourceError::Subscribe {
             topics: self.topics.clone(),
