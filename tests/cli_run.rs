@@ -246,3 +246,31 @@ fn validate_lists_every_problem_and_summarises() {
     assert!(out.contains("bad_cond.yml:10:"), "{out}");
     assert!(out.contains("1 rule(s) loaded, 3 rejected"), "{out}");
 }
+
+/// Archived logs replay as they are: a gzip file from `../shared/realdata`
+/// is decompressed on the fly (by its magic bytes) and every record is read.
+#[test]
+fn gzip_input_is_read_transparently() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("s.json");
+    let input = common::shared().join("realdata/dns-benign-brim/events.ndjson.gz");
+    let out = common::bin()
+        .current_dir(common::repo())
+        .args([
+            "run",
+            "--rules",
+            "rules/network",
+            "--logsource",
+            "product=zeek,service=dns",
+            "--input",
+        ])
+        .arg(&input)
+        .args(["--output", "/dev/null", "--dead-letter", "/dev/null", "--summary-json"])
+        .arg(&summary)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(s["stats"]["records"], 53_615, "truth.json event_count");
+    assert_eq!(s["stats"]["dead_letters"], serde_json::json!({}), "every line decoded");
+}

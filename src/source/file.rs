@@ -1,4 +1,6 @@
-//! NDJSON files and stdin, line by line, with line numbers.
+//! NDJSON files and stdin, line by line, with line numbers. Gzip and zstd
+//! files (recognised by their magic bytes, not their names) are decompressed
+//! on the fly, so archived logs replay as they are.
 //!
 //! A line longer than the limit is not held in memory whole: its first
 //! `limit + 1` bytes are kept (enough to report and dead-letter it with its
@@ -29,11 +31,9 @@ impl LineReader {
         let (inner, name): (Box<dyn BufRead + Send>, String) = if path == Path::new("-") {
             (Box::new(BufReader::with_capacity(1 << 16, io::stdin())), "-".into())
         } else {
-            let f = File::open(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-            (
-                Box::new(BufReader::with_capacity(1 << 16, f)),
-                path.display().to_string(),
-            )
+            let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+            let f = File::open(path).map_err(named)?;
+            (decompressed(f).map_err(named)?, path.display().to_string())
         };
         Ok(Self::from_reader(inner, name, limit))
     }
@@ -89,6 +89,27 @@ impl LineReader {
     }
 }
 
+/// The file's bytes, decompressed when they start with a gzip or zstd magic.
+fn decompressed(f: File) -> io::Result<Box<dyn BufRead + Send>> {
+    const GZIP: &[u8] = &[0x1f, 0x8b];
+    const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+    let mut raw = BufReader::with_capacity(1 << 16, f);
+    let head = raw.fill_buf()?;
+    Ok(if head.starts_with(GZIP) {
+        // Multi-member: `cat a.gz b.gz` and bgzip files are valid gzip streams.
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::bufread::MultiGzDecoder::new(raw),
+        ))
+    } else if head.starts_with(ZSTD) {
+        let z = ruzstd::decoding::StreamingDecoder::new(raw)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}")))?;
+        Box::new(BufReader::with_capacity(1 << 16, z))
+    } else {
+        Box::new(raw)
+    })
+}
+
 fn memchr(b: &[u8]) -> Option<usize> {
     b.iter().position(|&c| c == b'\n')
 }
@@ -112,6 +133,37 @@ mod tests {
             out.push((l.number, l.len, buf.clone()));
         }
         out
+    }
+
+    fn read_file(bytes: &[u8]) -> Vec<Vec<u8>> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("in");
+        std::fs::write(&p, bytes).unwrap();
+        let mut r = LineReader::open(&p, 1 << 20).unwrap();
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        while r.next_line(&mut buf).unwrap().is_some() {
+            out.push(buf.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn gzip_and_zstd_files_are_read_transparently() {
+        use std::io::Write;
+        let text = b"{\"a\":1}\n{\"b\":2}\n";
+        let want = vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()];
+        assert_eq!(read_file(text), want, "plain");
+        let mut gz = Vec::new();
+        for half in [&text[..8], &text[8..]] {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(half).unwrap();
+            gz.extend(e.finish().unwrap());
+        }
+        assert_eq!(read_file(&gz), want, "two gzip members");
+        let zst = ruzstd::encoding::compress_to_vec(&text[..], ruzstd::encoding::CompressionLevel::Fastest);
+        assert_eq!(read_file(&zst), want, "zstd");
+        assert!(LineReader::open(Path::new("/nonexistent/x.gz"), 10).is_err());
     }
 
     #[test]
