@@ -262,6 +262,8 @@ fn gzip_input_is_read_transparently() {
             "rules/network",
             "--logsource",
             "product=zeek,service=dns",
+            "--time-field",
+            "ts",
             "--input",
         ])
         .arg(&input)
