@@ -17,10 +17,6 @@ use tocsin::cli::RuleArgs;
 use tocsin::config::{Config, KafkaConfig};
 use tocsin::decode::JsonDecoder;
 
-/// The compacted topic holding correlation checkpoints. Not a config key
-/// yet: when `output.state_topic` lands, read it from the config instead.
-const STATE_TOPIC: &str = "tocsin-state";
-
 // ── docker-compose.yml ───────────────────────────────────────────────────
 
 fn compose() -> Yaml {
@@ -272,7 +268,7 @@ fn engine_topics(cfg: &Config) -> (Vec<String>, Vec<String>) {
     let outputs = vec![
         cfg.output.alerts_topic.clone(),
         cfg.output.dead_letter_topic.clone(),
-        STATE_TOPIC.to_string(),
+        cfg.output.state_topic.clone(),
     ];
     (sources, outputs)
 }
@@ -416,10 +412,13 @@ fn topics_service_creates_every_engine_topic() {
             created.keys()
         );
     }
-    let (_, state) = &created[STATE_TOPIC];
+    // Checkpoints: compacted, one partition (written to partition 0 in order).
+    let state_topic = &cfg.output.state_topic;
+    let (state_partitions, state) = &created[state_topic];
     assert!(state.contains("--config cleanup.policy=compact"), "{state}");
+    assert_eq!(*state_partitions, 1, "{state}");
     for (t, (_, line)) in &created {
-        if t != STATE_TOPIC {
+        if t != state_topic {
             assert!(
                 !line.contains("cleanup.policy=compact"),
                 "only the state topic is compacted: {line}"

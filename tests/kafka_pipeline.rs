@@ -1028,6 +1028,16 @@ impl Engine {
     }
 }
 
+/// A failing test never leaves an engine running behind it.
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Alert ids on a topic (read committed), every occurrence, sorted.
 fn all_ids(bootstrap: &str, topic: &str) -> Vec<String> {
     let mut v: Vec<String> = read_all(bootstrap, topic)

@@ -474,6 +474,8 @@ struct Setup {
     inputs: [String; 2],
     alerts: String,
     dead: String,
+    /// Correlation checkpoints (`output.state_topic`).
+    state: String,
     group: String,
     dir: tempfile::TempDir,
 }
@@ -485,12 +487,13 @@ fn setup(test: &str) -> Option<Setup> {
         inputs: [n.get("winlogbeat"), n.get("winlogbeat-dc2")],
         alerts: n.get("alerts"),
         dead: n.get("dead-letters"),
+        state: n.get("state"),
         group: n.get("group"),
         dir: tempfile::tempdir().unwrap(),
         broker,
     };
     let mut topics = s.inputs.to_vec();
-    topics.extend([s.alerts.clone(), s.dead.clone()]);
+    topics.extend([s.alerts.clone(), s.dead.clone(), s.state.clone()]);
     s.broker.create_topics(&topics);
     std::fs::write(s.dir.path().join("rules.yml"), RULES).unwrap();
     std::fs::write(s.dir.path().join("tocsin.toml"), s.config()).unwrap();
@@ -523,6 +526,7 @@ shutdown_timeout = "10s"
 [output]
 alerts_topic = "{alerts}"
 dead_letter_topic = "{dead}"
+state_topic = "{state}"
 
 [[sources]]
 name = "windows-security"
@@ -535,6 +539,7 @@ when = {{ "Channel" = "Security" }}
             group = self.group,
             alerts = self.alerts,
             dead = self.dead,
+            state = self.state,
             a = self.inputs[0],
             b = self.inputs[1],
         )
