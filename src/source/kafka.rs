@@ -26,7 +26,7 @@
 //! silent for `idle_timeout` stops holding it back. Broker trouble is logged
 //! and retried by librdkafka, never a crash: the loop keeps polling.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -136,6 +136,9 @@ struct Work {
     commits: u64,
     /// Messages processed since the last commit.
     dirty: bool,
+    /// Partitions whose fetch position reached their end (librdkafka
+    /// statistics): only these may be marked idle.
+    caught_up: BTreeSet<Tp>,
     timeout: Duration,
 }
 
@@ -221,19 +224,41 @@ struct Context {
 }
 
 impl ClientContext for Context {
-    /// librdkafka statistics (every 5 s with metrics on): consumer lag per
-    /// assigned partition.
+    /// librdkafka statistics (every second): which assigned partitions are
+    /// caught up (may go idle), and consumer lag per partition for metrics.
     fn stats(&self, statistics: rdkafka::Statistics) {
-        let Some(m) = &self.metrics else { return };
+        let mut caught_up = BTreeSet::new();
         let mut lag = BTreeMap::new();
         for (topic, t) in &statistics.topics {
             for (&partition, p) in &t.partitions {
-                if partition >= 0 && p.desired && p.consumer_lag >= 0 {
-                    lag.insert((topic.clone(), partition), p.consumer_lag);
+                if partition < 0 || !p.desired {
+                    continue;
+                }
+                let end = if p.ls_offset >= 0 { p.ls_offset } else { p.hi_offset };
+                if end < 0 {
+                    continue;
+                }
+                // Caught up: the application received everything up to the
+                // end, or nothing was fetched and the fetch position is at
+                // the end (fetched messages may wait in the consumer queue,
+                // so the fetch position alone says nothing).
+                let delivered_all = p.app_offset >= 0 && p.app_offset >= end;
+                let nothing_to_deliver = p.app_offset < 0 && p.rxmsgs == 0 && p.next_offset >= end;
+                if delivered_all || nothing_to_deliver {
+                    caught_up.insert((topic.clone(), partition));
+                }
+                let at = [p.app_offset, p.committed_offset, p.next_offset]
+                    .into_iter()
+                    .find(|&o| o >= 0);
+                if let Some(at) = at {
+                    lag.insert((topic.clone(), partition), (end - at).max(0));
                 }
             }
         }
-        m.set_lag(lag);
+        lock(&self.work).caught_up = caught_up;
+        if let Some(m) = &self.metrics {
+            m.set_lag(lag);
+        }
     }
 }
 
@@ -399,7 +424,8 @@ impl KafkaSource {
                 // A lull ends a batch: what the watermark has passed fires now,
                 // not at the next commit.
                 None => {
-                    self.mark_idle(&mut w.proc, &last_seen);
+                    let Work { proc, caught_up, .. } = &mut *w;
+                    self.mark_idle(proc, &last_seen, caught_up);
                     let Work { proc, out, .. } = &mut *w;
                     proc.flush(out)?;
                 }
@@ -459,6 +485,7 @@ impl KafkaSource {
             failed: None,
             commits: 0,
             dirty: false,
+            caught_up: BTreeSet::new(),
             timeout: self.shutdown_timeout,
         })
     }
@@ -525,8 +552,8 @@ impl KafkaSource {
             }
             w.proc.metrics()
         };
-        if metrics.is_some() && c.get("statistics.interval.ms").is_none() {
-            c.set("statistics.interval.ms", "5000");
+        if c.get("statistics.interval.ms").is_none() {
+            c.set("statistics.interval.ms", "1000");
         }
         let consumer: BaseConsumer<Context> = c
             .create_with_context(Context { work, metrics })
@@ -539,10 +566,14 @@ impl KafkaSource {
         Ok(consumer)
     }
 
-    /// Partitions silent for `idle_timeout` stop holding the watermark back.
-    fn mark_idle(&self, proc: &mut Processor, last_seen: &BTreeMap<Tp, Instant>) {
+    /// Partitions caught up to their end and silent for `idle_timeout` stop
+    /// holding the watermark back. Silence alone is not enough: a partition
+    /// whose first fetch is slow (a busy broker) is silent but behind, and
+    /// marking it idle would make its events late.
+    fn mark_idle(&self, proc: &mut Processor, last_seen: &BTreeMap<Tp, Instant>, caught_up: &BTreeSet<Tp>) {
         for ((topic, partition), seen) in last_seen {
-            if seen.elapsed() >= self.idle_timeout {
+            let tp = (topic.clone(), *partition);
+            if seen.elapsed() >= self.idle_timeout && caught_up.contains(&tp) {
                 let pos = Position::Kafka {
                     topic: topic.clone(),
                     partition: *partition,
