@@ -410,6 +410,7 @@ fn replay(p: &Prepared, bootstrap: &str, group: &str, stop_at: Ends, alerts_topi
         shutdown_timeout: KafkaConfig::duration(&k.shutdown_timeout),
         state_topic: STATE_TOPIC.to_string(),
         stop_at: Some(stop_at),
+        rule_updates: Default::default(),
     };
     let corr = CorrelationConfig {
         shards: 2,
@@ -1284,4 +1285,82 @@ fn http_get(addr: &str, path: &str) -> (u16, String) {
             .map(|(_, b)| b.to_string())
             .unwrap_or_default(),
     )
+}
+
+/// Hot reload while streaming: a rule added to the file is picked up by the
+/// watcher and Alice's brute-force window, open across the swap, still
+/// fires with all five failures; a broken file (then SIGHUP) is rejected
+/// and the running rules stay; fixing it and SIGHUP reloads again.
+#[test]
+fn rules_reload_on_change_and_sighup_keeping_window_state() {
+    let cluster = Cluster::start(&["winlogbeat", "winlogbeat-dc2", "alerts", "dead-letters"]);
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!("brokers = \"{}\"", cluster.bootstrap);
+    let config = config_text("kt-reload", &extra).replace("idle_timeout = \"10s\"", "idle_timeout = \"3s\"");
+    let rec = |t: u32, id: u32, user: &str| In {
+        topic: INPUT[0],
+        partition: (t / 30 % 3) as i32,
+        key: "host".into(),
+        payload: logon(t, id, user),
+        late_batch: false,
+    };
+    let alerts = |rule: &str| -> Vec<Value> {
+        read_all(&cluster.bootstrap, "alerts")
+            .unwrap()
+            .iter()
+            .map(json)
+            .filter(|a| a["rule"]["id"] == rule)
+            .collect()
+    };
+    let mut e = Engine::start(dir.path(), "reload", &config);
+    let rules = dir.path().join("rules.yml");
+    let log_path = e.log.clone();
+    let reloads = |what: &str| {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .matches(what)
+            .count()
+    };
+
+    cluster.produce(&[rec(0, FAIL, "alice"), rec(30, FAIL, "alice"), rec(60, FAIL, "alice")]);
+    e.wait_for(20, "three failed-logon alerts", || alerts("failed-logon").len() == 3);
+
+    const EXTRA_RULE: &str = "---\ntitle: Logon From The Lab Subnet\nid: lab-subnet\nlogsource:\n    product: windows\n    service: security\ndetection:\n    selection:\n        IpAddress|cidr: 10.0.0.0/24\n    condition: selection\nlevel: low\n";
+    std::fs::write(&rules, format!("{RULES}{EXTRA_RULE}")).unwrap();
+    e.wait_for(20, "the changed file reloaded", || reloads("rules reloaded") == 1);
+
+    cluster.produce(&[rec(90, FAIL, "alice"), rec(120, FAIL, "alice"), rec(180, OK, "alice")]);
+    e.wait_for(30, "the brute force across the reload", || {
+        !alerts("many-failed").is_empty()
+    });
+    let fired = &alerts("many-failed")[0];
+    assert_eq!(fired["count"], 5, "{fired}");
+    assert_eq!(
+        fired["first_event_time"],
+        ts(0),
+        "hits from before the reload counted: {fired}"
+    );
+    e.wait_for(10, "the added rule on new events", || alerts("lab-subnet").len() == 3);
+
+    std::fs::write(&rules, "title: broken\ndetection: [\n").unwrap();
+    e.wait_for(20, "the broken file rejected", || reloads("rule reload rejected") == 1);
+    let hup = |e: &Engine| {
+        let sent = std::process::Command::new("kill")
+            .args(["-HUP", &e.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    hup(&e);
+    e.wait_for(20, "SIGHUP with the broken file rejected too", || {
+        reloads("rule reload rejected") == 2
+    });
+    cluster.produce(&[rec(240, FAIL, "zed")]);
+    e.wait_for(20, "the running rules still alerting", || {
+        alerts("failed-logon").len() == 6 && alerts("lab-subnet").len() == 4
+    });
+    std::fs::write(&rules, RULES).unwrap();
+    hup(&e);
+    e.wait_for(20, "reloaded after the fix", || reloads("rules reloaded") >= 2);
+    e.terminate();
 }

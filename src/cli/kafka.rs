@@ -28,6 +28,15 @@ pub fn run_cluster(p: &Prepared, args: &RunArgs, proc: Processor, brokers: &str)
     }
     let source = source(p, brokers, None);
     shutdown_deadline(stop.clone(), source.shutdown_timeout);
+    if !p.demo {
+        super::reload::spawn(
+            args.rules.clone(),
+            args.time_field.clone(),
+            source.rule_updates.clone(),
+            proc.metrics(),
+        )
+        .context("starting the rule reloader")?;
+    }
     let out = output(p, &source.client)?;
     tracing::info!(brokers, topics = ?source.topics, group = %source.group_id, "consuming");
     let started = Instant::now();
@@ -38,7 +47,6 @@ pub fn run_cluster(p: &Prepared, args: &RunArgs, proc: Processor, brokers: &str)
         "stopped; offsets committed"
     );
     print_summary(&stats, started.elapsed().as_secs_f64());
-    let _ = args;
     Ok(stats)
 }
 
@@ -134,6 +142,7 @@ fn source(p: &Prepared, brokers: &str, stop_at: Option<BTreeMap<(String, i32), i
         idle_timeout: KafkaConfig::duration(&k.idle_timeout),
         shutdown_timeout: KafkaConfig::duration(&k.shutdown_timeout),
         state_topic: p.config.output.state_topic.clone(),
+        rule_updates: Default::default(),
         stop_at: stop_at.map(|m| m.into_iter().filter(|(_, end)| *end > 0).collect()),
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod kafka;
+pub mod reload;
 pub mod run;
 pub mod validate;
 

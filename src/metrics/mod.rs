@@ -38,6 +38,8 @@ pub struct Metrics {
     running: AtomicBool,
     /// `/readyz` fails above this total lag (None: lag never fails it).
     max_lag: Option<i64>,
+    /// Rule reloads: (swapped in, rejected).
+    reloads: Mutex<(u64, u64)>,
 }
 
 /// Pipeline counters as of the last flush, with per-source and per-rule detail.
@@ -71,6 +73,7 @@ impl Metrics {
             broker_ok: AtomicBool::new(true),
             running: AtomicBool::new(false),
             max_lag,
+            reloads: Mutex::default(),
         }
     }
 
@@ -97,6 +100,16 @@ impl Metrics {
 
     pub fn set_broker_ok(&self, ok: bool) {
         self.broker_ok.store(ok, Ordering::Relaxed);
+    }
+
+    /// A rule reload finished: swapped in (`true`) or rejected.
+    pub fn reloaded(&self, ok: bool) {
+        let mut r = lock(&self.reloads);
+        if ok {
+            r.0 += 1;
+        } else {
+            r.1 += 1;
+        }
     }
 
     pub fn set_running(&self, running: bool) {
@@ -218,6 +231,20 @@ impl Metrics {
                 *lag as f64,
             );
         }
+        let (ok, rejected) = *lock(&self.reloads);
+        metric(
+            &mut o,
+            "tocsin_rule_reloads_total",
+            "counter",
+            "Rule reloads, by outcome.",
+        );
+        sample(&mut o, "tocsin_rule_reloads_total", &[("outcome", "ok")], ok as f64);
+        sample(
+            &mut o,
+            "tocsin_rule_reloads_total",
+            &[("outcome", "rejected")],
+            rejected as f64,
+        );
         let ready = if self.ready().is_ok() { 1.0 } else { 0.0 };
         metric(&mut o, "tocsin_ready", "gauge", "1 when /readyz passes.");
         sample(&mut o, "tocsin_ready", &[], ready);

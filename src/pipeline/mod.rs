@@ -99,6 +99,9 @@ struct Core {
     source_events: Vec<u64>,
     /// Where counters are published at each flush (`--metrics-addr`).
     metrics: Option<Arc<Metrics>>,
+    /// How this processor was built (a rule reload builds the next one alike).
+    correlation_config: CorrelationConfig,
+    max_event_bytes: usize,
 }
 
 /// Records between correlator flushes: each flush is one barrier over the
@@ -157,8 +160,36 @@ impl Processor {
                 last_flush: std::time::Instant::now(),
                 source_events: vec![0; detector_sources],
                 metrics: None,
+                correlation_config: c.clone(),
+                max_event_bytes,
             },
         }
+    }
+
+    /// Swaps in a new rule set (hot reload) between two records: what is
+    /// due is flushed and emitted, the state is checkpointed and restored
+    /// into a processor built for `detector`, so the windows of every
+    /// correlation rule that did not change carry on (changed or removed
+    /// ones start empty, reported in the result). Counters continue.
+    pub fn reload(
+        &mut self,
+        detector: Arc<Detector>,
+        out: &mut dyn Output,
+    ) -> Result<crate::correlate::image::Restored, CheckpointError> {
+        let bytes = self.checkpoint(out)?;
+        let core = &self.core;
+        let mut next = Processor::with_correlation(
+            detector,
+            core.redactor.clone(),
+            core.max_event_bytes,
+            &core.correlation_config,
+        );
+        let restored = next.restore(&bytes)?;
+        next.core.stats = std::mem::take(&mut self.core.stats);
+        next.core.metrics = self.core.metrics.take();
+        *self = next;
+        self.core.publish();
+        Ok(restored)
     }
 
     pub fn stats(&self) -> &Stats {

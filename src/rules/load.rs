@@ -135,6 +135,24 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<RuleError>) {
 }
 
 /// Loads every rule under `paths` (files or directories).
+/// The rule files `paths` name (directories searched recursively), sorted:
+/// what [`load_paths`] reads, for watching them.
+pub fn rule_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found, &mut errors);
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files
+}
+
 pub fn load_paths(paths: &[PathBuf]) -> LoadedRules {
     let mut loaded = LoadedRules::default();
     let mut files = Vec::new();

@@ -15,4 +15,4 @@ pub use ast::{
     StrPart, Value,
 };
 pub use error::{RuleError, RuleErrorKind};
-pub use load::{load_paths, LoadedRules};
+pub use load::{load_paths, rule_files, LoadedRules};

@@ -38,6 +38,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+use crate::detector::Detector;
 use crate::event::Position;
 use crate::metrics::Metrics;
 use crate::pipeline::{CheckpointError, Processor};
@@ -60,6 +61,29 @@ pub struct KafkaSource {
     /// Replay: stop (and flush every window) once these end offsets
     /// (exclusive, per topic-partition) are consumed, instead of streaming on.
     pub stop_at: Option<BTreeMap<(String, i32), i64>>,
+    /// Rule sets compiled by a reloader, swapped in between two records.
+    pub rule_updates: RuleUpdates,
+}
+
+/// A mailbox for the newest compiled rule set (hot reload): the reloader
+/// offers, the consumer loop takes; an older set not yet taken is replaced.
+#[derive(Clone, Default)]
+pub struct RuleUpdates(Arc<Mutex<Option<Arc<Detector>>>>);
+
+impl RuleUpdates {
+    pub fn offer(&self, detector: Arc<Detector>) {
+        *lock(&self.0) = Some(detector);
+    }
+
+    pub fn take(&self) -> Option<Arc<Detector>> {
+        lock(&self.0).take()
+    }
+}
+
+impl std::fmt::Debug for RuleUpdates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RuleUpdates")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -430,6 +454,9 @@ impl KafkaSource {
                     proc.flush(out)?;
                 }
             }
+            if let Some(detector) = self.rule_updates.take() {
+                swap_rules(&mut w, detector, &mut last_seen)?;
+            }
             if last_commit.elapsed() >= self.commit_interval {
                 let timeout = self.commit_interval.max(Duration::from_secs(10));
                 match w.commit(&consumer, timeout, CommitMode::Async) {
@@ -583,6 +610,35 @@ impl KafkaSource {
             }
         }
     }
+}
+
+/// Swaps in a reloaded rule set; the partitions assigned now hold the
+/// watermark again from this moment (the restored state starts them idle).
+fn swap_rules(w: &mut Work, detector: Arc<Detector>, last_seen: &mut BTreeMap<Tp, Instant>) -> Result<(), SourceError> {
+    let Work { proc, out, .. } = w;
+    let metrics = proc.metrics();
+    match proc.reload(detector, out) {
+        Ok(restored) => {
+            tracing::info!(
+                groups_kept = restored.groups,
+                state_dropped_for = ?restored.dropped_rules,
+                "rules reloaded"
+            );
+            metrics.inspect(|m| m.reloaded(true));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    for ((topic, partition), seen) in last_seen.iter_mut() {
+        let pos = Position::Kafka {
+            topic: topic.clone(),
+            partition: *partition,
+            offset: 0,
+        };
+        w.proc.partition(&pos);
+        w.proc.set_idle(&pos, false);
+        *seen = Instant::now();
+    }
+    Ok(())
 }
 
 /// An assigned partition holds the watermark back from the start (until it
