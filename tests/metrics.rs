@@ -34,6 +34,27 @@ fn samples(body: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// Text exposition rule: every sample follows its family's `# TYPE` line,
+/// and a family's samples are contiguous.
+fn assert_exposition_grouped(body: &str) {
+    let mut current = String::new();
+    let mut done = std::collections::BTreeSet::new();
+    for line in body.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let name = rest.split_whitespace().next().unwrap().to_string();
+            assert!(done.insert(name.clone()), "family {name} declared twice");
+            current = name;
+        } else if !line.starts_with('#') && !line.is_empty() {
+            let name = line.split(['{', ' ']).next().unwrap();
+            let family = name.trim_end_matches("_sum").trim_end_matches("_count");
+            assert!(
+                name == current || family == current,
+                "sample `{line}` outside its family block (current: {current})"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_replay_is_scraped_with_the_summary_counts() {
     let dir = tempfile::tempdir().unwrap();
@@ -84,6 +105,7 @@ fn a_replay_is_scraped_with_the_summary_counts() {
 
     let (status, body) = get(&addr, "/metrics");
     assert_eq!(status, 200);
+    assert_exposition_grouped(&body);
     let m = samples(&body);
     let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
     let stats = &s["stats"];

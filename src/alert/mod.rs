@@ -24,6 +24,11 @@ pub enum AlertKind {
     /// Meta-alert: a cap evicted groups of a correlation rule, so detections
     /// of that rule may have been missed (at most one per rule per hour of event time).
     StateOverflow,
+    /// A source's events broke what the logging standards require of them
+    /// over a period (missing required attributes, non-UTC time, secrets).
+    LogQuality,
+    /// A source sent nothing for longer than its `max_silence`.
+    SourceSilent,
 }
 
 /// Where an event's time came from (recorded so analysts can trust or discount it).
@@ -176,6 +181,8 @@ pub fn alert_id(
         AlertKind::Match => b"match",
         AlertKind::Correlation => b"correlation",
         AlertKind::StateOverflow => b"state_overflow",
+        AlertKind::LogQuality => b"log_quality",
+        AlertKind::SourceSilent => b"source_silent",
     };
     field(&mut h, kind_name);
     field(&mut h, rule_id.as_bytes());

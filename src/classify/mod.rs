@@ -23,6 +23,11 @@ pub struct Source {
     pub time_fields: Option<Vec<String>>,
     /// Kafka topics this source reads; empty = any input.
     pub topics: Vec<String>,
+    /// Attributes the logging standards require of this source (rule field
+    /// names, read through the field mapping): log-quality monitoring.
+    pub required_fields: Vec<String>,
+    /// Longer than this between two events (event time) raises `source_silent`.
+    pub max_silence_ns: Option<i64>,
 }
 
 impl Source {
@@ -39,6 +44,12 @@ impl Source {
             field_prefixes: c.field_prefixes.clone(),
             time_fields: c.time_fields.clone(),
             topics: c.topics.clone(),
+            required_fields: c.required_fields.clone(),
+            max_silence_ns: c
+                .max_silence
+                .as_deref()
+                .and_then(crate::correlate::parse_duration_ms)
+                .map(|ms| ms as i64 * 1_000_000),
         }
     }
 
@@ -52,6 +63,8 @@ impl Source {
             field_prefixes: Vec::new(),
             time_fields: None,
             topics: Vec::new(),
+            required_fields: Vec::new(),
+            max_silence_ns: None,
         }
     }
 

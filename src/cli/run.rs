@@ -214,6 +214,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let limit = p.config.input.max_event_bytes;
     let mut proc = Processor::with_correlation(p.detector.clone(), redactor, limit, &corr);
+    proc.set_quality(p.config.quality.clone());
     let metrics = start_metrics(&args)?;
     if let Some(m) = &metrics {
         proc.set_metrics(m.clone());

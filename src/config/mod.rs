@@ -34,6 +34,38 @@ pub struct Config {
     /// Where alerts and dead letters go on Kafka.
     #[serde(default)]
     pub output: OutputConfig,
+    /// Log-quality monitoring thresholds.
+    #[serde(default)]
+    pub quality: QualityConfig,
+}
+
+/// Log-quality monitoring: each source's events are checked against what
+/// the standards require (its `required_fields`, UTC timestamps, no secrets)
+/// per period of event time; a share above its threshold raises a
+/// `log_quality` alert for that source and period.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QualityConfig {
+    /// Length of a checked period (event time). Default `1h`.
+    pub period: String,
+    /// Share of a period's events missing a required field that raises an alert. Default 0.05.
+    pub max_missing_share: f64,
+    /// Share with a timestamp not in UTC (or with no zone) that raises an alert. Default 0.05.
+    pub max_non_utc_share: f64,
+    /// Every Nth event of a source is scanned for secrets (the redactor's
+    /// detectors); any secret found raises an alert. Default 256; 0 = off.
+    pub secret_scan_every: u64,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        QualityConfig {
+            period: "1h".into(),
+            max_missing_share: 0.05,
+            max_non_utc_share: 0.05,
+            secret_scan_every: 256,
+        }
+    }
 }
 
 /// Connection to Kafka and consumer-group behaviour.
@@ -192,6 +224,15 @@ pub struct SourceConfig {
     /// Overrides `input.time_fields` for this source.
     #[serde(default)]
     pub time_fields: Option<Vec<String>>,
+    /// Attributes the standards require of this source (rule field names,
+    /// read through `field_map`): the share of events missing each one is
+    /// monitored and alerted on (`[quality]`).
+    #[serde(default)]
+    pub required_fields: Vec<String>,
+    /// A gap in this source's events longer than this (event time, e.g.
+    /// `15m`) raises a `source_silent` alert.
+    #[serde(default)]
+    pub max_silence: Option<String>,
 }
 
 /// A scalar or a list of scalars (numbers are kept as their text).
@@ -352,6 +393,30 @@ impl Config {
         ] {
             if crate::correlate::parse_duration_ms(v).is_none() {
                 return Err(err(format!("{key}: `{v}` is not a duration (250ms, 30s, 10m, 1h)")));
+            }
+        }
+        if crate::correlate::parse_duration_ms(&self.quality.period).is_none_or(|ms| ms == 0) {
+            return Err(err(format!(
+                "quality.period: `{}` is not a positive duration",
+                self.quality.period
+            )));
+        }
+        for (key, v) in [
+            ("quality.max_missing_share", self.quality.max_missing_share),
+            ("quality.max_non_utc_share", self.quality.max_non_utc_share),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(err(format!("{key}: {v} is not a share between 0 and 1")));
+            }
+        }
+        for s in &self.sources {
+            if let Some(v) = &s.max_silence {
+                if crate::correlate::parse_duration_ms(v).is_none_or(|ms| ms == 0) {
+                    return Err(err(format!(
+                        "source `{}`: max_silence `{v}` is not a positive duration",
+                        s.name
+                    )));
+                }
             }
         }
         Ok(())

@@ -51,6 +51,8 @@ pub struct Published {
     /// Correlation rule → groups tracked.
     pub groups: Vec<(String, usize)>,
     pub late_hits: u64,
+    /// Log-quality totals per source.
+    pub quality: Vec<crate::pipeline::quality::QualityTotals>,
 }
 
 /// Latencies above this are clamped (a replay of old logs has huge ones).
@@ -215,6 +217,7 @@ impl Metrics {
         for (rule, n) in &s.correlation_evicted {
             sample(&mut o, "tocsin_correlation_evicted_total", &[("rule", rule)], *n as f64);
         }
+        render_quality(&mut o, &p.quality);
         self.render_time(&mut o);
         metric(
             &mut o,
@@ -281,6 +284,65 @@ impl Metrics {
             &lock(&self.batch_us),
             1e-6,
         );
+    }
+}
+
+fn render_quality(o: &mut String, quality: &[crate::pipeline::quality::QualityTotals]) {
+    metric(
+        o,
+        "tocsin_source_missing_field_total",
+        "counter",
+        "Events missing a required attribute, per source and field.",
+    );
+    for q in quality {
+        for (field, n) in &q.missing {
+            sample(
+                o,
+                "tocsin_source_missing_field_total",
+                &[("source", &q.source), ("field", field)],
+                *n as f64,
+            );
+        }
+    }
+    metric(
+        o,
+        "tocsin_source_non_utc_time_total",
+        "counter",
+        "Events whose timestamp is not UTC, per source.",
+    );
+    for q in quality {
+        sample(
+            o,
+            "tocsin_source_non_utc_time_total",
+            &[("source", &q.source)],
+            q.non_utc as f64,
+        );
+    }
+    metric(
+        o,
+        "tocsin_source_secret_events_total",
+        "counter",
+        "Scanned events carrying a secret, per source.",
+    );
+    for q in quality {
+        sample(
+            o,
+            "tocsin_source_secret_events_total",
+            &[("source", &q.source)],
+            q.secrets as f64,
+        );
+    }
+    metric(
+        o,
+        "tocsin_source_last_event_age_seconds",
+        "gauge",
+        "Wall clock minus the newest event time, per source.",
+    );
+    for q in quality {
+        if let Some(t) = q.last_event_ns {
+            let age = (wall_ns() - t as i128) as f64 / 1e9;
+            sample(o, "tocsin_source_last_event_age_seconds", &[("source", &q.source)], age);
+        }
     }
 }
 

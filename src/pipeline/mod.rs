@@ -9,6 +9,7 @@
 //! them and its firings become correlation alerts.
 
 mod checkpoint;
+pub mod quality;
 
 pub use checkpoint::CheckpointError;
 
@@ -102,6 +103,11 @@ struct Core {
     /// How this processor was built (a rule reload builds the next one alike).
     correlation_config: CorrelationConfig,
     max_event_bytes: usize,
+    /// Log-quality monitoring of each source.
+    quality: quality::Quality,
+    quality_config: crate::config::QualityConfig,
+    /// End of input: every period and window is judged.
+    finished: bool,
 }
 
 /// Records between correlator flushes: each flush is one barrier over the
@@ -138,6 +144,7 @@ impl Processor {
         c: &CorrelationConfig,
     ) -> Self {
         let detector_sources = detector.sources.len();
+        let detector_for_quality = detector.clone();
         let correlator = Correlator::new(
             detector.correlations.clone(),
             c.shards,
@@ -162,8 +169,17 @@ impl Processor {
                 metrics: None,
                 correlation_config: c.clone(),
                 max_event_bytes,
+                quality: quality::Quality::new(&detector_for_quality, Default::default()),
+                quality_config: Default::default(),
+                finished: false,
             },
         }
+    }
+
+    /// Log-quality thresholds (`[quality]`); call before processing.
+    pub fn set_quality(&mut self, cfg: crate::config::QualityConfig) {
+        self.core.quality = quality::Quality::new(&self.core.detector, cfg.clone());
+        self.core.quality_config = cfg;
     }
 
     /// Swaps in a new rule set (hot reload) between two records: what is
@@ -184,6 +200,7 @@ impl Processor {
             core.max_event_bytes,
             &core.correlation_config,
         );
+        next.set_quality(self.core.quality_config.clone());
         let restored = next.restore(&bytes)?;
         next.core.stats = std::mem::take(&mut self.core.stats);
         next.core.metrics = self.core.metrics.take();
@@ -235,6 +252,7 @@ impl Processor {
 
     /// End of input: flushes every window.
     pub fn finish(&mut self, out: &mut dyn Output) -> std::io::Result<()> {
+        self.core.finished = true;
         self.core.correlator.observe_watermark(i64::MAX);
         self.flush(out)
     }
@@ -294,6 +312,15 @@ impl Processor {
         };
         self.core.stats.events += 1;
         self.core.source_events[si] += 1;
+        let event_time = time_ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+        let offset = match &pos {
+            Position::File { line, .. } => *line,
+            Position::Kafka { offset, .. } => *offset as u64,
+        };
+        let record_seq = seq(partition, offset);
+        self.core
+            .quality
+            .observe(si, root, event_time, record_seq, &self.core.redactor);
         let matched = sp.plan.scan_raw(root, Some(raw), &mut self.scratch).to_vec();
         if !matched.is_empty() {
             self.core.stats.matched_events += 1;
@@ -440,6 +467,21 @@ impl Core {
             }
             self.emit(firings, out)?;
         }
+        let wm = if self.finished {
+            i64::MAX
+        } else {
+            self.watermarks.current()
+        };
+        for f in self.quality.judge(wm) {
+            *self
+                .stats
+                .rule_alerts
+                .entry(quality_rule_id(&f).to_string())
+                .or_default() += 1;
+            self.stats.alerts += 1;
+            let alert = quality_alert(&f, self.position(quality_seq(&f)));
+            out.alert(&alert)?;
+        }
         if let Some(m) = &self.metrics {
             m.batch_done(started.elapsed());
         }
@@ -469,6 +511,7 @@ impl Core {
                     .map(|(s, n)| (s.rule.key().to_string(), n))
                     .collect(),
                 late_hits: self.correlator.late,
+                quality: self.quality.totals(),
             },
             self.watermarks.current(),
         );
@@ -643,6 +686,114 @@ impl Core {
             evidence_refs: f.fire.evidence.iter().map(|e| self.position(e.1)).collect(),
             updates: 0,
         }
+    }
+}
+
+fn quality_seq(f: &quality::Finding) -> crate::correlate::window::Seq {
+    match f {
+        quality::Finding::Quality { first, .. } => *first,
+        quality::Finding::Silent { at, .. } => *at,
+    }
+}
+
+fn quality_rule_id(f: &quality::Finding) -> &'static str {
+    match f {
+        quality::Finding::Quality { .. } => "tocsin-log-quality",
+        quality::Finding::Silent { .. } => "tocsin-source-silent",
+    }
+}
+
+/// The `log_quality` and `source_silent` meta-alerts.
+fn quality_alert(f: &quality::Finding, source_pos: Position) -> Alert {
+    use quality::Finding;
+    let s = |v: &str| serde_json::Value::String(v.to_string());
+    let (kind, title, level, time, group, count, value, window, first) = match f {
+        Finding::Quality {
+            source,
+            measure,
+            field,
+            count,
+            events,
+            start,
+            end,
+            ..
+        } => {
+            let mut g = serde_json::Map::new();
+            g.insert("source".into(), s(source));
+            g.insert("measure".into(), s(measure));
+            if let Some(field) = field {
+                g.insert("field".into(), s(field));
+            }
+            let share = *count as f64 / (*events).max(1) as f64;
+            let window = Window {
+                start: rfc3339(*start as i128),
+                end: rfc3339(*end as i128),
+            };
+            let title = format!("Log quality: {measure} in source {source}");
+            (
+                AlertKind::LogQuality,
+                title,
+                "low",
+                *start,
+                g,
+                *count,
+                Some(share),
+                Some(window),
+                None,
+            )
+        }
+        Finding::Silent {
+            source,
+            last,
+            max_silence,
+            ..
+        } => {
+            let mut g = serde_json::Map::new();
+            g.insert("source".into(), s(source));
+            let title = format!("Source {source} silent");
+            let at = last.saturating_add(*max_silence);
+            (
+                AlertKind::SourceSilent,
+                title,
+                "medium",
+                at,
+                g,
+                1,
+                None,
+                None,
+                Some(*last),
+            )
+        }
+    };
+    let id = quality_rule_id(f);
+    let pairs: Vec<(&str, &str)> = group
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or("")))
+        .collect();
+    Alert {
+        alert_id: alert_id(kind, id, &pairs, time as i128, b""),
+        kind,
+        rule: RuleRef {
+            id: id.to_string(),
+            title,
+            level: Some(level),
+            tags: Vec::new(),
+            author: None,
+        },
+        event_time: rfc3339(time as i128),
+        time_source: TimeSource::Event,
+        logsource: LogSourceRef::default(),
+        count,
+        group,
+        source: source_pos,
+        evidence: Vec::new(),
+        window,
+        first_event_time: first.map(|t| rfc3339(t as i128)),
+        last_event_time: None,
+        value,
+        contributing_rules: Vec::new(),
+        evidence_refs: Vec::new(),
+        updates: 0,
     }
 }
 
