@@ -150,9 +150,10 @@ impl Quality {
         if s.max_silence.is_some() {
             s.pending.push(Reverse((time, seq)));
         }
-        let missing: Vec<usize> = (0..s.paths.len())
+        // A bit per required field (at most 64 are checked): no allocation per event.
+        let missing: u64 = (0..s.paths.len().min(64))
             .filter(|&i| !s.paths[i].iter().any(|p| root.lookup(p).is_some_and(present)))
-            .collect();
+            .fold(0, |m, i| m | 1 << i);
         let non_utc = s
             .time_fields
             .iter()
@@ -162,20 +163,21 @@ impl Quality {
             let mut copy = root.to_json();
             redactor.redact(&mut copy) > 0
         };
-        for p in [&mut s.totals]
-            .into_iter()
-            .chain(if start + self.period_ns > self.judged_until {
-                Some(s.periods.entry(start).or_insert_with(|| Period {
-                    missing: vec![(0, 0); s.required.len()],
-                    ..Period::default()
-                }))
-            } else {
-                None
+        let n = s.required.len();
+        let period = (start + self.period_ns > self.judged_until).then(|| {
+            s.periods.entry(start).or_insert_with(|| Period {
+                missing: vec![(0, 0); n],
+                ..Period::default()
             })
-        {
+        });
+        for p in std::iter::once(&mut s.totals).chain(period) {
             p.events += 1;
-            for &i in &missing {
-                count(&mut p.missing[i], seq);
+            if missing != 0 {
+                for (i, m) in p.missing.iter_mut().enumerate().take(64) {
+                    if missing & (1 << i) != 0 {
+                        count(m, seq);
+                    }
+                }
             }
             if non_utc {
                 count(&mut p.non_utc, seq);
