@@ -154,3 +154,55 @@ fn a_replay_is_scraped_with_the_summary_counts() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
 }
+
+/// One event in 1,024 has its rules timed: over 2,100 events a rule that
+/// every event wakes is timed three times, and its estimated time exported.
+#[test]
+fn rule_evaluation_time_is_sampled_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.yml");
+    std::fs::write(
+        &rules,
+        "title: failed logon\nid: failed-logon-x\nlogsource:\n    product: windows\n    service: security\ndetection:\n    sel:\n        EventID: 4625\n        TargetUserName|re: '^[a-z]+[0-9]*$'\n    condition: sel\nlevel: low\n",
+    )
+    .unwrap();
+    let lines: Vec<String> = (0..2100)
+        .map(|i| format!("{{\"@timestamp\":\"2026-01-01T00:00:00Z\",\"EventID\":4625,\"TargetUserName\":\"u{i}\"}}"))
+        .collect();
+    let input = common::write_lines(dir.path(), "in.ndjson", lines);
+    let log = dir.path().join("stderr");
+    let mut child = common::bin()
+        .args(["--log-format", "json", "run", "--rules"])
+        .arg(&rules)
+        .args(["--logsource", "product=windows,service=security", "--input"])
+        .arg(&input)
+        .args([
+            "--output",
+            "/dev/null",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--metrics-hold",
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("serving metrics until") {
+            let line = text.lines().find(|l| l.contains("metrics listening")).unwrap();
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            break v["fields"]["addr"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "no metrics endpoint:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let m = samples(&get(&addr, "/metrics").1);
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert_eq!(m["tocsin_rule_eval_sampled_total{rule=\"failed-logon-x\"}"], 3.0);
+    assert!(m["tocsin_rule_eval_seconds_total{rule=\"failed-logon-x\"}"] > 0.0);
+}

@@ -62,8 +62,12 @@ impl Plan {
             return;
         }
         s.rule_stamp[r as usize] = epoch;
+        let started = s.timing.is_some().then(std::time::Instant::now);
         if self.eval(&self.exprs[r as usize], event, s) {
             s.matched.push(r);
+        }
+        if let (Some(t0), Some(t)) = (started, &mut s.timing) {
+            t.push((r, t0.elapsed().as_nanos() as u64));
         }
     }
 

@@ -19,11 +19,28 @@ pub struct Scratch {
     pub(super) epoch: u32,
     /// Rules matched by the last scan, in rule order.
     pub(super) matched: Vec<u32>,
+    /// Profiling (a sampled event): each rule evaluated by the last scan and
+    /// the nanoseconds its condition (lazy atoms included) took.
+    pub(super) timing: Option<Vec<(u32, u64)>>,
 }
 
 impl Scratch {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Times each rule evaluated by the next scans (on), or stops (off).
+    pub fn set_profiling(&mut self, on: bool) {
+        match (on, &mut self.timing) {
+            (true, Some(t)) => t.clear(),
+            (true, None) => self.timing = Some(Vec::new()),
+            (false, _) => self.timing = None,
+        }
+    }
+
+    /// (rule index, nanoseconds) of the rules the last scans evaluated while profiling.
+    pub fn timings(&self) -> &[(u32, u64)] {
+        self.timing.as_deref().unwrap_or(&[])
     }
 
     /// Prepares for a new event of a plan with `atoms` atoms and `rules` rules.

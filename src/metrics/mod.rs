@@ -53,6 +53,8 @@ pub struct Published {
     pub late_hits: u64,
     /// Log-quality totals per source.
     pub quality: Vec<crate::pipeline::quality::QualityTotals>,
+    /// Per rule: estimated evaluation seconds (sampled), sampled evaluations.
+    pub rule_eval: Vec<(String, f64, u64)>,
 }
 
 /// Latencies above this are clamped (a replay of old logs has huge ones).
@@ -218,6 +220,24 @@ impl Metrics {
             sample(&mut o, "tocsin_correlation_evicted_total", &[("rule", rule)], *n as f64);
         }
         render_quality(&mut o, &p.quality);
+        metric(
+            &mut o,
+            "tocsin_rule_eval_seconds_total",
+            "counter",
+            "Estimated time evaluating each rule's condition (one event in 1024 timed, scaled).",
+        );
+        for (rule, secs, _) in &p.rule_eval {
+            sample(&mut o, "tocsin_rule_eval_seconds_total", &[("rule", rule)], *secs);
+        }
+        metric(
+            &mut o,
+            "tocsin_rule_eval_sampled_total",
+            "counter",
+            "Timed evaluations per rule.",
+        );
+        for (rule, _, n) in &p.rule_eval {
+            sample(&mut o, "tocsin_rule_eval_sampled_total", &[("rule", rule)], *n as f64);
+        }
         self.render_time(&mut o);
         metric(
             &mut o,

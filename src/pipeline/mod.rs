@@ -108,7 +108,13 @@ struct Core {
     quality_config: crate::config::QualityConfig,
     /// End of input: every period and window is judged.
     finished: bool,
+    /// Per source, per rule of its plan: (nanoseconds, evaluations) measured
+    /// on one event in [`PROFILE_EVERY`] (a runaway rule shows in metrics).
+    rule_time: Vec<Vec<(u64, u64)>>,
 }
+
+/// One event in this many has each evaluated rule timed.
+pub const PROFILE_EVERY: u64 = 1024;
 
 /// Records between correlator flushes: each flush is one barrier over the
 /// shard threads, so it is amortised over many records.
@@ -172,6 +178,11 @@ impl Processor {
                 quality: quality::Quality::new(&detector_for_quality, Default::default()),
                 quality_config: Default::default(),
                 finished: false,
+                rule_time: detector_for_quality
+                    .sources
+                    .iter()
+                    .map(|sp| vec![(0, 0); sp.plan.rules.len()])
+                    .collect(),
             },
         }
     }
@@ -321,7 +332,22 @@ impl Processor {
         self.core
             .quality
             .observe(si, root, event_time, record_seq, &self.core.redactor);
+        let profile = self.core.stats.events % PROFILE_EVERY == 1;
+        if profile {
+            self.scratch.set_profiling(true);
+        }
         let matched = sp.plan.scan_raw(root, Some(raw), &mut self.scratch).to_vec();
+        if profile {
+            if let Some(times) = self.core.rule_time.get_mut(si) {
+                for &(r, ns) in self.scratch.timings() {
+                    if let Some(t) = times.get_mut(r as usize) {
+                        t.0 += ns;
+                        t.1 += 1;
+                    }
+                }
+            }
+            self.scratch.set_profiling(false);
+        }
         if !matched.is_empty() {
             self.core.stats.matched_events += 1;
             let offset = match &pos {
@@ -489,6 +515,25 @@ impl Core {
         Ok(())
     }
 
+    /// Sampled rule evaluation time per rule id, summed over sources:
+    /// (rule, estimated seconds over all events, sampled evaluations).
+    fn rule_eval(&self) -> Vec<(String, f64, u64)> {
+        let mut by_rule: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+        for (sp, times) in self.detector.sources.iter().zip(&self.rule_time) {
+            for (rule, &(ns, n)) in sp.plan.rules.iter().zip(times) {
+                if n > 0 {
+                    let e = by_rule.entry(rule.key()).or_default();
+                    e.0 += ns;
+                    e.1 += n;
+                }
+            }
+        }
+        by_rule
+            .into_iter()
+            .map(|(k, (ns, n))| (k.to_string(), ns as f64 * PROFILE_EVERY as f64 / 1e9, n))
+            .collect()
+    }
+
     /// Copies the counters to the metrics registry (once per flush, never per event).
     fn publish(&self) {
         let Some(m) = &self.metrics else { return };
@@ -512,6 +557,7 @@ impl Core {
                     .collect(),
                 late_hits: self.correlator.late,
                 quality: self.quality.totals(),
+                rule_eval: self.rule_eval(),
             },
             self.watermarks.current(),
         );
