@@ -138,7 +138,12 @@ fn overrides_reach_the_engine() {
             c.env(k, v);
         }
         let out = c.output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{log}");
+        assert!(log.contains("effective config"), "start-up logs the config:\n{log}");
+        for secret in ["file-secret-0451", "hmac-secret-9931"] {
+            assert!(!log.contains(secret), "{secret} logged:\n{log}");
+        }
         common::file_lines(&dir.path().join("dl.ndjson"))
     };
     assert!(run(&[]).is_empty(), "3 KB fits the file's 4 KiB limit");

@@ -213,6 +213,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         max_groups: args.max_groups.max(1),
     };
     let limit = p.config.input.max_event_bytes;
+    tracing::info!(config = %p.config.to_masked_json(), "effective config (secrets masked)");
     let mut proc = Processor::with_correlation(p.detector.clone(), redactor, limit, &corr);
     proc.set_quality(p.config.quality.clone());
     let metrics = start_metrics(&args)?;

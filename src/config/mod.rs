@@ -360,9 +360,18 @@ impl Config {
     /// The effective config as TOML, defaults included, secrets masked
     /// (`tocsin config --print`).
     pub fn to_masked_toml(&self) -> String {
+        toml::to_string_pretty(&self.masked()).unwrap_or_default()
+    }
+
+    /// The effective config on one line (JSON), secrets masked: logged at start-up.
+    pub fn to_masked_json(&self) -> String {
+        serde_json::to_string(&self.masked()).unwrap_or_default()
+    }
+
+    fn masked(&self) -> toml::Value {
         let mut v = toml::Value::try_from(self).unwrap_or_else(|_| toml::Value::Table(toml::Table::new()));
         mask_secrets(&mut v);
-        toml::to_string_pretty(&v).unwrap_or_default()
+        v
     }
 
     fn validate(&self, file: &str) -> Result<(), ConfigError> {
