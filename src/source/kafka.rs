@@ -160,6 +160,8 @@ struct Work {
     commits: u64,
     /// Messages processed since the last commit.
     dirty: bool,
+    /// Output counters (alerts, dead letters) as of the last commit.
+    committed_output: (u64, u64),
     /// Partitions whose fetch position reached their end (librdkafka
     /// statistics): only these may be marked idle.
     caught_up: BTreeSet<Tp>,
@@ -202,7 +204,13 @@ impl Work {
         }
         self.commits += 1;
         self.dirty = false;
+        self.committed_output = (self.out.alerts, self.out.dead_letters);
         Ok(())
+    }
+
+    /// Messages read or output emitted (a watermark-driven firing) since the last commit.
+    fn needs_commit(&self) -> bool {
+        self.dirty || (self.out.alerts, self.out.dead_letters) != self.committed_output
     }
 
     /// Applies what the watermark passed, emits it, and encodes the state
@@ -457,7 +465,9 @@ impl KafkaSource {
             if let Some(detector) = self.rule_updates.take() {
                 swap_rules(&mut w, detector, &mut last_seen)?;
             }
-            if last_commit.elapsed() >= self.commit_interval {
+            // Nothing read and nothing emitted since the last commit: no
+            // checkpoint or transaction to write (an idle stream costs nothing).
+            if last_commit.elapsed() >= self.commit_interval && w.needs_commit() {
                 let timeout = self.commit_interval.max(Duration::from_secs(10));
                 match w.commit(&consumer, timeout, CommitMode::Async) {
                     Ok(()) => {
@@ -512,6 +522,7 @@ impl KafkaSource {
             failed: None,
             commits: 0,
             dirty: false,
+            committed_output: (0, 0),
             caught_up: BTreeSet::new(),
             timeout: self.shutdown_timeout,
         })
