@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod kafka;
 pub mod run;
+pub mod test;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Check the config; `--print` shows the effective one, secrets masked.
     Config(validate::ConfigArgs),
+    /// Run the test cases written in the rules (`tocsin: {tests: ...}`) and
+    /// report a table (exit 0 all pass, 1 a case failed, 2 load errors).
+    Test(test::TestArgs),
 }
 
 /// Rule sources shared by the subcommands.
@@ -63,6 +67,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Validate(a) => validate::validate(a),
         Command::Config(a) => validate::config(a),
+        Command::Test(a) => test::test(a),
     };
     match result {
         Ok(code) => code,
