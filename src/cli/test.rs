@@ -13,8 +13,13 @@
 //!   end of input flushes the windows; it passes when the correlation raised
 //!   exactly `alerts` distinct alerts (suppressed repeats count once).
 //! - Single events may omit a time (the time of the test run is used); event
-//!   sequences need one (`input.time_fields` of the config, default
-//!   `@timestamp`, or the source's `time_fields`).
+//!   sequences need one: `input.time_fields` of the config (default
+//!   `@timestamp`) then the native time fields of common formats (`ts`,
+//!   `eventTime`, `published`, `requestReceivedTimestamp`, `timestamp`), or
+//!   with `source:` that source's time fields. An event the engine cannot
+//!   use (no event time, out of order beyond the replay's bound: a dead
+//!   letter) fails the case whatever it expects, so a case never passes by
+//!   accident.
 //! - Exit codes: 0 every case passed; 1 a case failed (or, with
 //!   `--require-cases`, a rule lacks a firing and a silent case); 2 a rule
 //!   or a case did not load (every problem listed as `file:line:col`).
@@ -58,6 +63,12 @@ pub struct TestArgs {
 
 /// The logsource every referenced rule is given when a correlation case names no source.
 const TEST_PRODUCT: &str = "tocsin-test";
+
+/// Time fields tried after `input.time_fields` when a case names no source,
+/// so events can be written as their native formats carry time: Zeek `ts`,
+/// CloudTrail `eventTime`, Okta `published`, Kubernetes audit
+/// `requestReceivedTimestamp`, syslog-style `timestamp`.
+const NATIVE_TIME_FIELDS: &[&str] = &["ts", "eventTime", "published", "requestReceivedTimestamp", "timestamp"];
 
 /// A rule under test.
 enum Subject<'a> {
@@ -280,6 +291,17 @@ fn time_defaults(config: &Config, fallback: TimeFallback) -> TimeDefaults {
     }
 }
 
+/// [`time_defaults`] plus [`NATIVE_TIME_FIELDS`], for cases without a source.
+fn native_time_defaults(config: &Config, fallback: TimeFallback) -> TimeDefaults {
+    let mut t = time_defaults(config, fallback);
+    for f in NATIVE_TIME_FIELDS {
+        if !t.fields.iter().any(|x| x == f) {
+            t.fields.push((*f).to_string());
+        }
+    }
+    t
+}
+
 /// The config source a case names (checked to exist before any case runs).
 fn named_source(config: &Config, case: &TestCase) -> Option<Source> {
     let (name, _) = case.source.as_ref()?;
@@ -292,6 +314,9 @@ struct Replay {
     alerts: BTreeSet<String>,
     /// Why events produced nothing, for the difference message.
     notes: Vec<String>,
+    /// The first event the engine could not use (no event time, late, …):
+    /// the case is broken whatever it expects, so it fails with this.
+    broken: Option<String>,
     hits: u64,
 }
 
@@ -305,12 +330,11 @@ fn replay(
     subject: (&str, AlertKind),
 ) -> anyhow::Result<Replay> {
     let source_name = source.name.clone();
-    let mut detector = Detector::build(
-        rules,
-        vec![source],
-        &config.placeholders,
-        &time_defaults(config, fallback),
-    );
+    let time = match case.source {
+        Some(_) => time_defaults(config, fallback),
+        None => native_time_defaults(config, fallback),
+    };
+    let mut detector = Detector::build(rules, vec![source], &config.placeholders, &time);
     detector.correlations = Arc::new(CorrelationSet::build(rules, correlations)?);
     let corr = CorrelationConfig {
         shards: 1,
@@ -344,6 +368,7 @@ fn replay(
         .map(|a| a.alert_id.clone())
         .collect();
     let mut notes = Vec::new();
+    let mut broken = None;
     let stats = proc.stats();
     if stats.unclassified > 0 {
         notes.push(format!(
@@ -356,11 +381,14 @@ fn replay(
             Position::File { line, .. } => *line,
             Position::Kafka { offset, .. } => *offset as u64,
         };
-        notes.push(format!("event {line} dead-lettered ({}: {})", dl.reason, dl.detail));
+        let note = format!("event {line} dead-lettered ({}: {})", dl.reason, dl.detail);
+        broken.get_or_insert_with(|| note.clone());
+        notes.push(note);
     }
     Ok(Replay {
         alerts,
         notes,
+        broken,
         hits: stats.correlation_hits,
     })
 }
@@ -389,6 +417,9 @@ fn run_detection(rule: &Rule, case: &TestCase, config: &Config) -> anyhow::Resul
         case,
         (rule.key(), AlertKind::Match),
     )?;
+    if let Some(b) = r.broken {
+        return Ok(Some(b));
+    }
     let got = r.alerts.len() as u64;
     let diff = match case.expect {
         Expect::Match(true) if got == 0 => Some("expected a match, got none".to_string()),
@@ -451,6 +482,9 @@ fn run_correlation(
         case,
         (corr.key(), AlertKind::Correlation),
     )?;
+    if let Some(b) = r.broken {
+        return Ok(Some(b));
+    }
     let got = r.alerts.len() as u64;
     let Expect::Alerts(want) = case.expect else {
         // The parser gives correlation rules `alerts` cases only.
