@@ -295,3 +295,121 @@ tocsin:
         "{r}"
     );
 }
+/// CI: every shipped rule has a case that fires and one that stays silent,
+/// and they all pass.
+#[test]
+fn the_shipped_pack_passes_its_own_cases() {
+    let rules = common::repo().join("rules");
+    let junit = tempfile::NamedTempFile::new().unwrap();
+    let (o, out) = test_cmd(&[
+        "--require-cases",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--junit",
+        junit.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains(" 0 failed; 0 rule(s) without test cases"), "{out}");
+    // The embedded copy (no --rules) is the same pack.
+    let (o, embedded) = test_cmd(&["--require-cases"]);
+    assert_eq!(o.status.code(), Some(0), "{embedded}");
+    let last = |s: &str| s.lines().last().unwrap_or_default().to_string();
+    assert_eq!(last(&out), last(&embedded));
+}
+
+/// The shipped pack validates with no error, and every rule carries what an
+/// analyst needs: a UUID, a title, a description, a level, an ATT&CK
+/// technique and tactic, and false-positive notes.
+#[test]
+fn the_shipped_pack_validates_and_every_rule_is_documented() {
+    let rules = common::repo().join("rules");
+    let v = common::run(&["validate", "--rules", rules.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&v.stdout);
+    assert_eq!(v.status.code(), Some(0), "{out}");
+    assert!(out.contains("0 rejected (0 error(s))"), "{out}");
+
+    let loaded = tocsin::rules::load_paths(&[rules]);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    const TACTICS: &[&str] = &[
+        "reconnaissance",
+        "resource-development",
+        "initial-access",
+        "execution",
+        "persistence",
+        "privilege-escalation",
+        "defense-evasion",
+        "credential-access",
+        "discovery",
+        "lateral-movement",
+        "collection",
+        "command-and-control",
+        "exfiltration",
+        "impact",
+    ];
+    let is_uuid = |s: &str| {
+        let parts: Vec<&str> = s.split('-').collect();
+        parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12]) && s.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
+    };
+    let is_technique = |t: &str| {
+        t.strip_prefix("attack.t").is_some_and(|n| {
+            let (base, sub) = n.split_once('.').unwrap_or((n, "000"));
+            base.len() == 4 && base.chars().all(|c| c.is_ascii_digit()) && sub.chars().all(|c| c.is_ascii_digit())
+        })
+    };
+    let mut problems = Vec::new();
+    let mut check = |key: &str,
+                     id: Option<&str>,
+                     description: Option<&str>,
+                     level: bool,
+                     tags: &[String],
+                     falsepositives: &[String]| {
+        let mut missing = Vec::new();
+        if !id.is_some_and(is_uuid) {
+            missing.push("a UUID id");
+        }
+        if description.is_none_or(|d| d.trim().is_empty()) {
+            missing.push("a description");
+        }
+        if !level {
+            missing.push("a level");
+        }
+        if !tags.iter().any(|t| is_technique(t)) {
+            missing.push("an ATT&CK technique tag");
+        }
+        if !tags
+            .iter()
+            .any(|t| t.strip_prefix("attack.").is_some_and(|x| TACTICS.contains(&x)))
+        {
+            missing.push("an ATT&CK tactic tag");
+        }
+        if falsepositives.is_empty() {
+            missing.push("false-positive notes");
+        }
+        if !missing.is_empty() {
+            problems.push(format!("{key}: lacks {}", missing.join(", ")));
+        }
+    };
+    for r in &loaded.rules {
+        check(
+            r.key(),
+            r.id.as_deref(),
+            r.description.as_deref(),
+            r.level.is_some(),
+            &r.tags,
+            &r.falsepositives,
+        );
+    }
+    for c in &loaded.correlations {
+        check(
+            c.key(),
+            c.id.as_deref(),
+            c.description.as_deref(),
+            c.level.is_some(),
+            &c.tags,
+            &c.falsepositives,
+        );
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    let total = loaded.rules.len() + loaded.correlations.len();
+    assert!(total >= 40, "the pack has {total} rules");
+}
