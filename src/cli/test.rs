@@ -26,7 +26,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -141,27 +141,7 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     let mut errors = loaded.errors.clone();
     errors.extend(compile_errors(&loaded, &config));
 
-    // The cases of every file that holds a loaded rule.
-    let mut files: BTreeSet<PathBuf> = BTreeSet::new();
-    files.extend(loaded.rules.iter().map(|r| r.location.file.to_path_buf()));
-    files.extend(loaded.correlations.iter().map(|c| c.location.file.to_path_buf()));
-    let embedded: HashMap<PathBuf, &str> = if demo {
-        demo::rule_files().into_iter().collect()
-    } else {
-        HashMap::new()
-    };
-    let mut cases: HashMap<(PathBuf, usize, usize), Vec<TestCase>> = HashMap::new();
-    for file in files {
-        let text = match embedded.get(&file) {
-            Some(t) => (*t).to_string(),
-            None => std::fs::read_to_string(&file).with_context(|| file.display().to_string())?,
-        };
-        let arc = Arc::new(file.clone());
-        for ((line, column), list) in cases_in_file(&text, &arc) {
-            cases.insert((file.clone(), line, column), list);
-        }
-    }
-
+    let cases = load_cases(&loaded, demo)?;
     let mut subjects: Vec<Subject> = loaded.rules.iter().map(Subject::Detection).collect();
     subjects.extend(
         loaded
@@ -181,33 +161,8 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
             .map_or(&[][..], Vec::as_slice)
     };
 
-    // Cases naming a source the config does not have.
-    for s in &subjects {
-        for case in cases_of(s) {
-            let Some((name, at)) = &case.source else { continue };
-            if !config.sources.iter().any(|src| &src.name == name) {
-                let known: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
-                let reason = if known.is_empty() {
-                    format!("test `{}`: source `{name}` needs a --config that defines it", case.name)
-                } else {
-                    format!(
-                        "test `{}`: `{name}` is not a source of the config (sources: {})",
-                        case.name,
-                        known.join(", ")
-                    )
-                };
-                errors.push(
-                    RuleError::new(
-                        at.clone(),
-                        RuleErrorKind::InvalidKey {
-                            key: "tocsin.tests.source".into(),
-                            reason,
-                        },
-                    )
-                    .with_rule(s.key()),
-                );
-            }
-        }
+    for sub in &subjects {
+        errors.extend(unknown_sources(sub, cases_of(sub), &config));
     }
     if !errors.is_empty() {
         for e in &errors {
@@ -237,16 +192,8 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
                 seconds: t.elapsed().as_secs_f64(),
             });
         }
-        let list = cases_of(s);
         let missing = if args.require_cases {
-            let fires = list.iter().any(TestCase::expects_firing);
-            let silent = list.iter().any(|c| !c.expects_firing());
-            match (fires, silent) {
-                (true, true) => None,
-                (false, false) => Some("no test cases".to_string()),
-                (false, true) => Some("no case where the rule fires".to_string()),
-                (true, false) => Some("no case where the rule stays silent".to_string()),
-            }
+            missing_cases(cases_of(s))
         } else {
             None
         };
@@ -268,6 +215,72 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Every loaded rule's test cases, keyed by (file, line, column) of the rule's
+/// document: the files are read again (or taken from the embedded pack).
+type Cases = HashMap<(PathBuf, usize, usize), Vec<TestCase>>;
+
+fn load_cases(loaded: &LoadedRules, demo: bool) -> anyhow::Result<Cases> {
+    let mut files: BTreeSet<PathBuf> = BTreeSet::new();
+    files.extend(loaded.rules.iter().map(|r| r.location.file.to_path_buf()));
+    files.extend(loaded.correlations.iter().map(|c| c.location.file.to_path_buf()));
+    let embedded: HashMap<PathBuf, &str> = if demo {
+        demo::rule_files().into_iter().collect()
+    } else {
+        HashMap::new()
+    };
+    let mut cases = Cases::new();
+    for file in files {
+        let text = match embedded.get(&file) {
+            Some(t) => (*t).to_string(),
+            None => std::fs::read_to_string(&file).with_context(|| file.display().to_string())?,
+        };
+        let arc = Arc::new(file.clone());
+        for ((line, column), list) in cases_in_file(&text, &arc) {
+            cases.insert((file.clone(), line, column), list);
+        }
+    }
+    Ok(cases)
+}
+
+/// Cases naming a source the config does not have: load errors at their `source`.
+fn unknown_sources(subject: &Subject, cases: &[TestCase], config: &Config) -> Vec<RuleError> {
+    let known: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
+    let mut errors = Vec::new();
+    for case in cases {
+        let Some((name, at)) = &case.source else { continue };
+        if known.contains(&name.as_str()) {
+            continue;
+        }
+        let reason = if known.is_empty() {
+            format!("test `{}`: source `{name}` needs a --config that defines it", case.name)
+        } else {
+            format!(
+                "test `{}`: `{name}` is not a source of the config (sources: {})",
+                case.name,
+                known.join(", ")
+            )
+        };
+        let kind = RuleErrorKind::InvalidKey {
+            key: "tocsin.tests.source".into(),
+            reason,
+        };
+        errors.push(RuleError::new(at.clone(), kind).with_rule(subject.key()));
+    }
+    errors
+}
+
+/// `--require-cases`: what a rule's cases lack (a case that fires, one that stays silent).
+fn missing_cases(cases: &[TestCase]) -> Option<String> {
+    let fires = cases.iter().any(TestCase::expects_firing);
+    let silent = cases.iter().any(|c| !c.expects_firing());
+    match (fires, silent) {
+        (true, true) => None,
+        (false, false) => Some("no test cases".into()),
+        (false, true) => Some("no case where the rule fires".into()),
+        (true, false) => Some("no case where the rule stays silent".into()),
+    }
 }
 
 /// Compile errors of every detection rule, each compiled for its own logsource.
@@ -629,7 +642,7 @@ pub fn junit(results: &[RuleResult], seconds: f64) -> String {
     let mut body = String::new();
     let (mut tests, mut failures) = (0, 0);
     for r in results {
-        let file = display_path(&r.location.file);
+        let file = r.location.file.display().to_string();
         for c in &r.cases {
             tests += 1;
             let _ = write!(
@@ -671,10 +684,6 @@ pub fn junit(results: &[RuleResult], seconds: f64) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"tocsin rule tests\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{seconds:.3}\">\n{body}</testsuite>\n"
     )
-}
-
-fn display_path(p: &Path) -> String {
-    p.display().to_string()
 }
 
 #[cfg(test)]
