@@ -15,9 +15,7 @@ static SAMPLES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/samples");
 
 /// The shipped rule pack, parsed from the embedded copy of `rules/`.
 pub fn rules() -> LoadedRules {
-    let mut files: Vec<_> = Vec::new();
-    collect(&RULES, &mut files);
-    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let files = rule_files();
     let mut out = LoadedRules {
         rules: Vec::new(),
         correlations: Vec::new(),
@@ -25,13 +23,24 @@ pub fn rules() -> LoadedRules {
         files: files.len(),
     };
     for (path, text) in files {
-        let parsed = parse_file(text, Arc::new(PathBuf::from("rules").join(path)));
+        let parsed = parse_file(text, Arc::new(path));
         out.rules.extend(parsed.rules);
         out.correlations.extend(parsed.correlations);
         out.errors.extend(parsed.errors);
     }
     out.link();
     out
+}
+
+/// The embedded rule files (`rules/...` paths, sorted) and their text.
+pub fn rule_files() -> Vec<(PathBuf, &'static str)> {
+    let mut files: Vec<_> = Vec::new();
+    collect(&RULES, &mut files);
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
+        .into_iter()
+        .map(|(path, text)| (PathBuf::from("rules").join(path), text))
+        .collect()
 }
 
 fn collect<'a>(dir: &'a Dir<'a>, out: &mut Vec<(PathBuf, &'a str)>) {

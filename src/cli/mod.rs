@@ -6,6 +6,7 @@ pub mod demo;
 pub mod kafka;
 pub mod reload;
 pub mod run;
+pub mod test;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -44,6 +45,9 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Check the config; `--print` shows the effective one, secrets masked.
     Config(validate::ConfigArgs),
+    /// Run the test cases written in the rules (`tocsin: {tests: ...}`) and
+    /// report a table (exit 0 all pass, 1 a case failed, 2 load errors).
+    Test(test::TestArgs),
 }
 
 /// Rule sources shared by the subcommands.
@@ -64,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Validate(a) => validate::validate(a),
         Command::Config(a) => validate::config(a),
+        Command::Test(a) => test::test(a),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 //! error collected, so `tocsin validate` can list them all at once.
 
 pub mod ast;
+pub mod cases;
 pub mod error;
 pub mod load;
 pub mod parse;

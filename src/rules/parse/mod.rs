@@ -272,11 +272,13 @@ fn parse_meta(ctx: &mut Ctx, root: &Node, keys: &Keys) -> Meta {
 }
 
 /// The `tocsin:` extension keys a rule may set, and what each takes.
-const EXTENSION_KEYS: &str = "suppress (a duration such as 30m), max_groups (a positive integer)";
+const EXTENSION_KEYS: &str =
+    "suppress (a duration such as 30m), max_groups (a positive integer), tests (a list of test cases)";
 
 /// Checks the `tocsin:` extension map, so a typo is a load error rather
-/// than a setting silently ignored.
-fn check_extension(ctx: &mut Ctx, v: &Node) {
+/// than a setting silently ignored. `correlation`: the rule is a correlation
+/// rule (its `tests` are event sequences, see [`crate::rules::cases`]).
+fn check_extension(ctx: &mut Ctx, v: &Node, correlation: bool) {
     let Some(map) = v.as_map() else {
         ctx.error(
             v,
@@ -289,6 +291,11 @@ fn check_extension(ctx: &mut Ctx, v: &Node) {
     };
     for (k, val) in map {
         let name = k.as_scalar().unwrap_or_default();
+        if name == "tests" {
+            let (_, errors) = super::cases::parse_tests(val, ctx.file, correlation);
+            ctx.errors.extend(errors);
+            continue;
+        }
         let text = val.as_scalar().unwrap_or_default();
         let problem = match name {
             "suppress" if crate::correlate::parse_duration_ms(text).is_none() => {
@@ -332,7 +339,7 @@ fn parse_extra(
             continue;
         }
         if name == "tocsin" {
-            check_extension(ctx, v);
+            check_extension(ctx, v, known.contains(&"correlation"));
             tocsin = Some(v.to_json());
         } else {
             custom.insert(name.to_owned(), v.to_json());
