@@ -77,14 +77,43 @@ impl Source {
         }
     }
 
-    /// Whether this source claims the event.
+    /// Whether this source claims the event. A condition on a list field
+    /// (ECS `event.category: ["authentication"]`) holds when any element does.
     pub fn claims(&self, event: ValueRef<'_, '_>) -> bool {
         self.when.iter().all(|(path, accepted)| {
-            event
-                .lookup(path)
-                .and_then(|v| v.text())
-                .is_some_and(|t| accepted.iter().any(|a| a.eq_ignore_ascii_case(t.as_str())))
+            let ok = |v: ValueRef<'_, '_>| {
+                v.text()
+                    .is_some_and(|t| accepted.iter().any(|a| a.eq_ignore_ascii_case(t.as_str())))
+            };
+            event.lookup(path).is_some_and(|v| match v.kind() {
+                crate::event::Kind::Array(items) => items.elements().any(ok),
+                _ => ok(v),
+            })
         })
+    }
+}
+
+#[cfg(test)]
+mod claim_tests {
+    use super::*;
+
+    #[test]
+    fn a_condition_on_a_list_field_holds_when_any_element_does() {
+        let cfg: crate::config::Config = crate::config::Config::parse(
+            "[[sources]]\nname = \"auth\"\nproduct = \"p\"\nwhen = { \"event.category\" = \"authentication\" }\n",
+            "t.toml",
+        )
+        .expect("config");
+        let src = Source::from_config(&cfg.sources[0]);
+        let mut decoder = crate::decode::JsonDecoder::new(1 << 16);
+        let mut claims = |json: &str| {
+            let d = decoder.decode(json.as_bytes()).expect("json");
+            src.claims(d.root())
+        };
+        assert!(claims(r#"{"event":{"category":["iam","authentication"]}}"#));
+        assert!(claims(r#"{"event":{"category":"authentication"}}"#));
+        assert!(!claims(r#"{"event":{"category":["iam"]}}"#));
+        assert!(!claims(r#"{"event":{}}"#));
     }
 }
 

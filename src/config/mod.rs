@@ -274,7 +274,8 @@ fn mask_secrets(v: &mut toml::Value) {
         toml::Value::Table(t) => {
             for (k, v) in t.iter_mut() {
                 let k = k.to_ascii_lowercase();
-                if SECRET_KEYS.iter().any(|s| k.contains(s)) && !v.is_table() {
+                // Strings only: `secret_scan_every = 256` is a setting, not a secret.
+                if SECRET_KEYS.iter().any(|s| k.contains(s)) && v.is_str() {
                     *v = toml::Value::String("***".into());
                 } else {
                     mask_secrets(v);

@@ -145,6 +145,11 @@ impl Quality {
         let start = time.div_euclid(self.period_ns) * self.period_ns;
         let scan_every = self.cfg.secret_scan_every;
         let Some(s) = self.sources.get_mut(si) else { return };
+        // Monitoring is per source, opted into by declaring what it must carry
+        // (`required_fields`) or how long it may be silent (`max_silence`).
+        if s.required.is_empty() && s.max_silence.is_none() {
+            return;
+        }
         s.seen += 1;
         s.last_time = Some(s.last_time.map_or(time, |t| t.max(time)));
         if s.max_silence.is_some() {
