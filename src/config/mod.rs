@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 pub mod env;
+pub mod profile;
 
 use serde::{Deserialize, Serialize};
 
@@ -192,6 +193,10 @@ pub struct SourceConfig {
     /// Overrides `input.time_fields` for this source.
     #[serde(default)]
     pub time_fields: Option<Vec<String>>,
+    /// A source profile (`profiles/<name>.toml`, embedded) merged under this
+    /// source's own keys when the config is loaded; see [`profile`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// A scalar or a list of scalars (numbers are kept as their text).
@@ -274,11 +279,12 @@ impl Config {
 
     /// Checks config text (no environment).
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError {
             file: file.to_string(),
             line: e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
             message: e.message().to_string(),
         })?;
+        cfg.apply_profiles(file, Some(text))?;
         cfg.validate(file)?;
         Ok(cfg)
     }
@@ -311,6 +317,7 @@ impl Config {
             cfg = toml::Value::Table(table.clone())
                 .try_into()
                 .map_err(|e: toml::de::Error| err(format!("{} (key `{}`)", e.message(), o.path.join("."))))?;
+            cfg.apply_profiles(&format!("environment variable {}", o.var), None)?;
             cfg.validate(&format!("environment variable {}", o.var))?;
         }
         Ok(cfg)
@@ -322,6 +329,19 @@ impl Config {
         let mut v = toml::Value::try_from(self).unwrap_or_else(|_| toml::Value::Table(toml::Table::new()));
         mask_secrets(&mut v);
         toml::to_string_pretty(&v).unwrap_or_default()
+    }
+
+    /// Merges each source's `profile` under its keys ([`profile::apply`]).
+    /// `text`, when given, locates an unknown profile's line.
+    fn apply_profiles(&mut self, file: &str, text: Option<&str>) -> Result<(), ConfigError> {
+        for s in &mut self.sources {
+            profile::apply(s).map_err(|e| ConfigError {
+                file: file.to_string(),
+                line: text.zip(s.profile.as_deref()).and_then(|(t, p)| profile_line(t, p)),
+                message: format!("source `{}`: {e}", s.name),
+            })?;
+        }
+        Ok(())
     }
 
     fn validate(&self, file: &str) -> Result<(), ConfigError> {
@@ -356,6 +376,14 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The line of `profile = "<name>"` in config text (for error messages).
+fn profile_line(text: &str, name: &str) -> Option<usize> {
+    let quoted = [format!("\"{name}\""), format!("'{name}'")];
+    text.lines()
+        .position(|l| l.contains("profile") && quoted.iter().any(|q| l.contains(q.as_str())))
+        .map(|i| i + 1)
 }
 
 impl KafkaConfig {
