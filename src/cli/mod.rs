@@ -2,6 +2,7 @@
 //! Everything below this module returns typed errors; here they become
 //! messages (`anyhow`) and exit codes.
 
+pub mod coverage;
 pub mod demo;
 pub mod kafka;
 pub mod reload;
@@ -44,6 +45,9 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Check the config; `--print` shows the effective one, secrets masked.
     Config(validate::ConfigArgs),
+    /// Which requirements of the logging standards the rules cover (tags
+    /// `tocsin.req.<id>`), and which none does.
+    Coverage(coverage::CoverageArgs),
 }
 
 /// Rule sources shared by the subcommands.
@@ -64,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Validate(a) => validate::validate(a),
         Command::Config(a) => validate::config(a),
+        Command::Coverage(a) => coverage::coverage(a),
     };
     match result {
         Ok(code) => code,
