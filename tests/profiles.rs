@@ -338,3 +338,96 @@ fn config_print_shows_the_merged_source() {
     assert_eq!(src["field_map"]["source.ip"].as_str(), Some("id.orig_h"));
     assert_eq!(src["time_fields"][0].as_str(), Some("ts"));
 }
+
+/// Every embedded profile is documented in `profiles/README.md` with an
+/// example event that a source of that profile claims and times, and whose
+/// ECS view holds fields; every ECS name a profile maps is a field of the
+/// event schema (Winlogbeat's `winlog.*` names aside).
+#[test]
+fn every_profile_is_documented_with_an_example_it_claims() {
+    use tocsin::classify::ecs::ecs_view;
+    use tocsin::classify::Source;
+    use tocsin::config::{profile, SourceConfig};
+    use tocsin::decode::time::TimeConfig;
+    use tocsin::decode::JsonDecoder;
+
+    let readme = std::fs::read_to_string(common::repo().join("profiles/README.md")).unwrap();
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(common::repo().join("schemas/event.schema.json")).unwrap())
+            .unwrap();
+    let mut ecs_fields = Vec::new();
+    fn walk(s: &Value, path: &str, out: &mut Vec<String>) {
+        for (k, v) in s["properties"].as_object().into_iter().flatten() {
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if v.get("properties").is_some() {
+                walk(v, &p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    walk(&schema, "", &mut ecs_fields);
+    let field_refs: Vec<&str> = ecs_fields.iter().map(String::as_str).collect();
+    // ECS names also include the fields of arrays of objects (`dns.answers.data`).
+    let mut names_ok = ecs_fields.clone();
+    for f in &ecs_fields {
+        let node = f.split('.').fold(&schema, |s, k| &s["properties"][k]);
+        for k in node["items"]["properties"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+        {
+            names_ok.push(format!("{f}.{k}"));
+        }
+    }
+
+    let names = profile::names();
+    assert_eq!(names.len(), 12, "{names:?}");
+    let mut decoder = JsonDecoder::new(1 << 20);
+    for name in &names {
+        let heading = format!("### `{name}`");
+        let section = readme
+            .split(&heading)
+            .nth(1)
+            .unwrap_or_else(|| panic!("profiles/README.md has no `{heading}` section"));
+        let section = section.split("\n### ").next().unwrap();
+        let example = section
+            .split("```json\n")
+            .nth(1)
+            .and_then(|s| s.split("\n```").next())
+            .unwrap_or_else(|| panic!("{name}: no example event in profiles/README.md"));
+
+        let mut c: SourceConfig = toml::from_str(&format!("name = \"t\"\nprofile = \"{name}\"")).unwrap();
+        profile::apply(&mut c).unwrap();
+        for key in c.field_map.keys().filter(|k| k.contains('.')) {
+            assert!(
+                names_ok.contains(key) || key.starts_with("winlog."),
+                "{name}: field_map key `{key}` is not an event schema field"
+            );
+        }
+        let source = Source::from_config(&c);
+        let ev = decoder
+            .decode(example.as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: example is not JSON: {e:?}"));
+        assert!(
+            source.claims(ev.root()),
+            "{name}: its source does not claim its example"
+        );
+        let time = TimeConfig {
+            fields: c.time_fields.clone().unwrap(),
+            ..TimeConfig::default()
+        };
+        assert!(
+            time.extract(ev.root(), None).is_ok(),
+            "{name}: no event time in the example"
+        );
+        let view = ecs_view(&source, &time, ev.root(), &field_refs);
+        let leaves = view.to_string().matches("\":").count();
+        assert!(leaves >= 4, "{name}: the example's ECS view holds little: {view}");
+    }
+}
