@@ -4,6 +4,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod correlate;
+pub mod coverage;
 pub mod decode;
 pub mod detector;
 pub mod event;

@@ -6,6 +6,8 @@
 //! so it belongs last. An event no source claims is counted as unclassified —
 //! never silently dropped.
 
+pub mod ecs;
+
 use std::collections::HashMap;
 
 use crate::config::SourceConfig;

@@ -2,6 +2,7 @@
 //! Everything below this module returns typed errors; here they become
 //! messages (`anyhow`) and exit codes.
 
+pub mod coverage;
 pub mod demo;
 pub mod kafka;
 pub mod reload;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Run the test cases written in the rules (`tocsin: {tests: ...}`) and
     /// report a table (exit 0 all pass, 1 a case failed, 2 load errors).
     Test(test::TestArgs),
+    /// Which requirements of the logging standards the rules cover (tags
+    /// `tocsin.req.<id>`), and which none does.
+    Coverage(coverage::CoverageArgs),
 }
 
 /// Rule sources shared by the subcommands.
@@ -69,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => validate::validate(a),
         Command::Config(a) => validate::config(a),
         Command::Test(a) => test::test(a),
+        Command::Coverage(a) => coverage::coverage(a),
     };
     match result {
         Ok(code) => code,

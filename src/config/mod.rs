@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 pub mod env;
+pub mod profile;
 
 use serde::{Deserialize, Serialize};
 
@@ -233,6 +234,10 @@ pub struct SourceConfig {
     /// `15m`) raises a `source_silent` alert.
     #[serde(default)]
     pub max_silence: Option<String>,
+    /// A source profile (`profiles/<name>.toml`, embedded) merged under this
+    /// source's own keys when the config is loaded; see [`profile`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// A scalar or a list of scalars (numbers are kept as their text).
@@ -316,11 +321,12 @@ impl Config {
 
     /// Checks config text (no environment).
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError {
             file: file.to_string(),
             line: e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
             message: e.message().to_string(),
         })?;
+        cfg.apply_profiles(file, Some(text))?;
         cfg.validate(file)?;
         Ok(cfg)
     }
@@ -353,6 +359,7 @@ impl Config {
             cfg = toml::Value::Table(table.clone())
                 .try_into()
                 .map_err(|e: toml::de::Error| err(format!("{} (key `{}`)", e.message(), o.path.join("."))))?;
+            cfg.apply_profiles(&format!("environment variable {}", o.var), None)?;
             cfg.validate(&format!("environment variable {}", o.var))?;
         }
         Ok(cfg)
@@ -373,6 +380,19 @@ impl Config {
         let mut v = toml::Value::try_from(self).unwrap_or_else(|_| toml::Value::Table(toml::Table::new()));
         mask_secrets(&mut v);
         v
+    }
+
+    /// Merges each source's `profile` under its keys ([`profile::apply`]).
+    /// `text`, when given, locates an unknown profile's line.
+    fn apply_profiles(&mut self, file: &str, text: Option<&str>) -> Result<(), ConfigError> {
+        for s in &mut self.sources {
+            profile::apply(s).map_err(|e| ConfigError {
+                file: file.to_string(),
+                line: text.zip(s.profile.as_deref()).and_then(|(t, p)| profile_line(t, p)),
+                message: format!("source `{}`: {e}", s.name),
+            })?;
+        }
+        Ok(())
     }
 
     fn validate(&self, file: &str) -> Result<(), ConfigError> {
@@ -431,6 +451,14 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The line of `profile = "<name>"` in config text (for error messages).
+fn profile_line(text: &str, name: &str) -> Option<usize> {
+    let quoted = [format!("\"{name}\""), format!("'{name}'")];
+    text.lines()
+        .position(|l| l.contains("profile") && quoted.iter().any(|q| l.contains(q.as_str())))
+        .map(|i| i + 1)
 }
 
 impl KafkaConfig {
