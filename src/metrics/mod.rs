@@ -3,7 +3,7 @@
 //!
 //! The hot path never touches this registry per event: the pipeline keeps
 //! its own counters ([`crate::pipeline::Stats`]) and publishes a copy here
-//! at each flush (every few thousand records or 100 ms); latencies go into
+//! at each flush (every few thousand records or 25 ms); latencies go into
 //! HDR histograms under a mutex taken once per alert or batch. A scrape
 //! reads the last published state, so it never slows processing down.
 

@@ -120,8 +120,10 @@ pub const PROFILE_EVERY: u64 = 1024;
 /// shard threads, so it is amortised over many records.
 pub const FLUSH_EVERY: usize = 4096;
 
-/// Longest a flush waits while records keep arriving.
-pub const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+/// Longest a flush waits while records keep arriving: correlation alerts
+/// wait up to this after the watermark passes them (a flush is one barrier
+/// over the shard threads, tens of microseconds).
+pub const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// An alert whose suppression period is running: its first firing and what
 /// later firings folded in (the alert is rebuilt from these, so a checkpoint

@@ -583,6 +583,12 @@ impl KafkaSource {
         c.set("group.id", &self.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false");
+        // librdkafka waits this long to fetch again once its local queue is
+        // full (default 1 s): the engine drains the queue far sooner and then
+        // idled (benches/README.md, "What bounds the ratio").
+        if c.get("fetch.queue.backoff.ms").is_none() {
+            c.set("fetch.queue.backoff.ms", "20");
+        }
         let metrics = {
             let w = lock(&work);
             if w.out.is_transactional() {
@@ -686,6 +692,10 @@ fn skip_consumed(
     resume: &BTreeMap<Tp, i64>,
     remaining: &mut BTreeMap<Tp, i64>,
 ) {
+    // Only when the assignment changed (not on every poll: a profile showed it).
+    if assigned.is_empty() {
+        return;
+    }
     remaining.retain(|tp, end| resume.get(tp).is_none_or(|next| next < end));
     let mut tpl = TopicPartitionList::new();
     for tp in assigned.iter().filter(|tp| remaining.contains_key(*tp)) {
