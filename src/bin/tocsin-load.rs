@@ -627,14 +627,14 @@ impl Input {
 }
 
 fn input_producer(a: &Args, broker: &Broker) -> anyhow::Result<ThreadedProducer<Acks>> {
-    Ok(broker
+    broker
         .client
         .clone()
         .set("enable.idempotence", "true")
         .set("linger.ms", "5")
         .set("compression.type", &a.input_compression)
         .create_with_context(Acks::default())
-        .context("input producer")?)
+        .context("input producer")
 }
 
 /// Produces the N events, event `i` to partition `i mod P`.
@@ -1212,10 +1212,11 @@ fn latency(a: &Args, broker: &Broker, env: &Env) -> anyhow::Result<bool> {
     println!("load average after: {}", loadavg());
     let m = &lat.matches;
     println!(
-        "RESULT mode=latency sent={sent} rate={:.0} messages={} match_alerts={} p50_us={} p99_us={} p999_us={} max_us={} \
-         correlation_alerts={}",
+        "RESULT mode=latency sent={sent} rate={:.0} messages={} engine_match_alerts={} match_alerts={} p50_us={} \
+         p99_us={} p999_us={} max_us={} correlation_alerts={}",
         sent as f64 / send_secs,
         source_stats.messages,
+        stats.alerts - stats.correlation_alerts - stats.overflow_alerts,
         m.len(),
         m.value_at_quantile(0.5),
         m.value_at_quantile(0.99),
