@@ -86,8 +86,13 @@ struct Args {
     /// Events produced before a throughput measurement.
     #[arg(long, default_value_t = 200_000)]
     events: u64,
-    /// Partitions of every topic created.
-    #[arg(long, default_value_t = 4)]
+    /// Partitions of every topic created. Default 4; on the mock cluster, which
+    /// keeps only ~5 MiB of each partition's log, at least enough to hold the
+    /// events (`latency`: 2 s of sending), a multiple of 4.
+    #[arg(long = "partitions")]
+    partitions_arg: Option<i32>,
+    /// The partition count in use.
+    #[arg(skip)]
     partitions: i32,
     /// An external broker (`HOST:PORT`); default: an in-process mock cluster.
     #[arg(long)]
@@ -157,12 +162,39 @@ fn duration(flag: &str, v: &str) -> anyhow::Result<Duration> {
         .with_context(|| format!("{flag}: `{v}` is not a duration like 500ms, 5s, 10m"))
 }
 
+/// librdkafka's mock cluster drops a partition's oldest message sets once
+/// its log passes 5 MiB (hard-coded in `rdkafka_mock.c`); the default
+/// partition count keeps each under this.
+const MOCK_PARTITION_BYTES: u64 = 4 << 20;
+
+/// The default partition count (see `--partitions`).
+fn default_partitions(a: &Args, mock: bool) -> i32 {
+    if !mock {
+        return 4;
+    }
+    // Latency: the engine may lag up to ~2 s behind the producer before the
+    // mock drops what it has not read.
+    let events = match a.mode {
+        Mode::Latency => (a.rate * 2.0) as u64,
+        _ => a.events,
+    };
+    let mut g = gen::EventGen::with_attack_rate(a.seed, a.attack_rate).with_shape(gen::Shape::Winlogbeat);
+    let sample = events.clamp(1, 2_000);
+    let bytes: u64 = (0..sample).map(|_| g.next_event().len() as u64).sum();
+    let estimate = bytes * events / sample;
+    let need = estimate.div_ceil(MOCK_PARTITION_BYTES) as i32;
+    (need.max(4) + 3) / 4 * 4
+}
+
 /// Returns whether every measurement read every message it should have.
-fn run(a: Args) -> anyhow::Result<bool> {
+fn run(mut a: Args) -> anyhow::Result<bool> {
+    let broker = Broker::start(a.brokers.as_deref())?;
+    a.partitions = a
+        .partitions_arg
+        .unwrap_or_else(|| default_partitions(&a, broker.mock.is_some()));
     if a.partitions < 1 || a.events == 0 {
         bail!("--partitions and --events must be at least 1");
     }
-    let broker = Broker::start(a.brokers.as_deref())?;
     let suffix = broker.suffix();
     let env = Env::load(&a, &suffix)?;
     let mut topics = vec![
@@ -200,14 +232,20 @@ fn run(a: Args) -> anyhow::Result<bool> {
             let before = loadavg();
             let r = ceiling(&broker, &env, &input, rep, timeout)?;
             r.print("ceiling", rep, &before, &input);
-            ok &= r.messages == input.total;
+            if r.messages != input.total {
+                eprintln!("error: ceiling read {} of {} messages", r.messages, input.total);
+                ok = false;
+            }
             best_ceiling = best_ceiling.max(r.rate());
         }
         if matches!(a.mode, Mode::Tocsin | Mode::Both) {
             let before = loadavg();
             let r = tocsin_replay(&a, &broker, &env, &input, rep, timeout)?;
             r.print("tocsin", rep, &before, &input);
-            ok &= r.messages == input.total;
+            if r.messages != input.total {
+                eprintln!("error: tocsin read {} of {} messages", r.messages, input.total);
+                ok = false;
+            }
             best_tocsin = best_tocsin.max(r.rate());
         }
     }
@@ -678,6 +716,9 @@ fn produce_input(a: &Args, broker: &Broker, env: &Env) -> anyhow::Result<Input> 
     if total != a.events {
         bail!("{total} of {} events acknowledged", a.events);
     }
+    if broker.mock.is_some() {
+        check_retained(broker, &env.input, &parts)?;
+    }
     let secs = started.elapsed().as_secs_f64();
     println!(
         "produced {total} events ({:.1} MB, {:.0} B/event) to {} in {secs:.2} s ({:.0} msg/s); ends {:?}",
@@ -693,6 +734,24 @@ fn produce_input(a: &Args, broker: &Broker, env: &Env) -> anyhow::Result<Input> 
         parts,
         topic: env.input.clone(),
     })
+}
+
+/// Fails when the mock cluster has already dropped the oldest messages of a
+/// partition (more than ~5 MiB written to it).
+fn check_retained(broker: &Broker, topic: &str, parts: &BTreeMap<i32, (u64, i64)>) -> anyhow::Result<()> {
+    let c: BaseConsumer = broker.client.clone().create().context("watermark reader")?;
+    for p in parts.keys() {
+        let (low, _) = c
+            .fetch_watermarks(topic, *p, Duration::from_secs(10))
+            .context("reading watermarks")?;
+        if low > 0 {
+            bail!(
+                "the mock cluster dropped offsets 0..{low} of {topic}/{p}: it keeps only ~5 MiB per partition; \
+                 use more --partitions or fewer --events"
+            );
+        }
+    }
+    Ok(())
 }
 
 // ── throughput ───────────────────────────────────────────────────────────
@@ -1224,5 +1283,23 @@ fn latency(a: &Args, broker: &Broker, env: &Env) -> anyhow::Result<bool> {
         m.max(),
         lat.correlations.len()
     );
+    let bound = duration("--max-out-of-orderness", &a.max_out_of_orderness)?;
+    let target_us = (bound + Duration::from_millis(50)).as_micros() as u64;
+    if !m.is_empty() {
+        let p99 = m.value_at_quantile(0.99);
+        println!(
+            "target: match-alert p99 ≤ out-of-orderness bound + 50 ms = {:.0} ms: {:.1} ms ({})",
+            target_us as f64 / 1000.0,
+            p99 as f64 / 1000.0,
+            if p99 <= target_us { "met" } else { "NOT met" }
+        );
+    }
+    if source_stats.messages != sent {
+        eprintln!(
+            "error: the engine read {} of {sent} messages (on the mock cluster: it lagged past the ~5 MiB per \
+             partition the mock keeps; use more --partitions)",
+            source_stats.messages
+        );
+    }
     Ok(source_stats.messages == sent)
 }
