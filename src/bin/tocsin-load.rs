@@ -286,6 +286,20 @@ fn loadavg() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// CPU time (user + system) of the whole process so far, in seconds: the
+/// engine or the bare client, their librdkafka threads, and the in-process
+/// mock broker when there is one.
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces): utime, stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn now_ns() -> i128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -775,6 +789,8 @@ fn check_retained(broker: &Broker, topic: &str, parts: &BTreeMap<i32, (u64, i64)
 struct Measured {
     messages: u64,
     secs: f64,
+    /// Process CPU seconds during the measurement.
+    cpu: f64,
     /// Ceiling: time from start to the first message (group join, first fetch).
     first: Option<f64>,
     stats: Option<Stats>,
@@ -803,15 +819,22 @@ impl Measured {
                 self.messages as f64 / (self.secs - f).max(1e-9)
             );
         }
-        let _ = write!(line, "; load {load_before} → {}", loadavg());
+        let _ = write!(
+            line,
+            "; CPU {:.2} s ({:.0} msg per CPU-s); load {load_before} → {}",
+            self.cpu,
+            self.messages as f64 / self.cpu.max(0.01),
+            loadavg()
+        );
         println!("{line}");
         let mut result = format!(
-            "RESULT mode={what} run={} messages={} seconds={:.3} msgs_per_s={:.0} mb_per_s={:.1}",
+            "RESULT mode={what} run={} messages={} seconds={:.3} msgs_per_s={:.0} mb_per_s={:.1} cpu_s={:.2}",
             rep + 1,
             self.messages,
             self.secs,
             self.rate(),
-            mb / self.secs.max(1e-9)
+            mb / self.secs.max(1e-9),
+            self.cpu
         );
         if let Some(s) = &self.stats {
             println!(
@@ -861,6 +884,7 @@ impl ProducerContext for Count {
 /// output topic (same partition), flush, commit.
 fn ceiling(broker: &Broker, env: &Env, input: &Input, rep: u32, timeout: Duration) -> anyhow::Result<Measured> {
     let client = env.client(broker);
+    let cpu0 = cpu_secs();
     let started = Instant::now();
     let producer: ThreadedProducer<Count> = client
         .clone()
@@ -932,6 +956,7 @@ fn ceiling(broker: &Broker, env: &Env, input: &Input, rep: u32, timeout: Duratio
         consumer.commit(&tpl, CommitMode::Sync).context("committing")?;
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu0;
     let failed = producer.context().failed.load(Ordering::Relaxed);
     if failed > 0 {
         bail!("ceiling: {failed} output message(s) not delivered");
@@ -940,6 +965,7 @@ fn ceiling(broker: &Broker, env: &Env, input: &Input, rep: u32, timeout: Duratio
     Ok(Measured {
         messages,
         secs,
+        cpu,
         first,
         stats: None,
         commits: 1,
@@ -1012,6 +1038,7 @@ fn tocsin_replay(
     let proc = env.processor(a)?;
     let stop = AtomicBool::new(false);
     let done = AtomicBool::new(false);
+    let cpu0 = cpu_secs();
     let (result, secs) = std::thread::scope(|s| {
         s.spawn(|| monitor(source.client.clone(), group.clone(), input, &stop, &done, timeout));
         let started = Instant::now();
@@ -1022,10 +1049,12 @@ fn tocsin_replay(
         done.store(true, Ordering::Relaxed);
         (result, secs)
     });
+    let cpu = cpu_secs() - cpu0;
     let (stats, source_stats) = result?;
     Ok(Measured {
         messages: source_stats.messages,
         secs,
+        cpu,
         first: None,
         stats: Some(stats),
         commits: source_stats.commits,
