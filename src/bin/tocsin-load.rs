@@ -1122,10 +1122,15 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
 }
 
+/// A match alert's `event_time` is its event's; a correlation alert's is the
+/// first event of its window, so its latency is taken from
+/// `last_event_time`, the event that completed the condition.
 #[derive(serde::Deserialize)]
 struct AlertTimes {
     kind: String,
     event_time: String,
+    #[serde(default)]
+    last_event_time: Option<String>,
 }
 
 /// What the alert-topic reader saw.
@@ -1177,9 +1182,9 @@ fn read_alerts(
                 let parsed = serde_json::from_slice::<AlertTimes>(m.payload().unwrap_or_default())
                     .ok()
                     .and_then(|t| {
+                        let from = t.last_event_time.as_deref().unwrap_or(&t.event_time);
                         let at =
-                            time::OffsetDateTime::parse(&t.event_time, &time::format_description::well_known::Rfc3339)
-                                .ok()?;
+                            time::OffsetDateTime::parse(from, &time::format_description::well_known::Rfc3339).ok()?;
                         Some((t.kind, at.unix_timestamp_nanos()))
                     });
                 let Some((kind, at)) = parsed else {
