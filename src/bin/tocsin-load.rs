@@ -12,13 +12,13 @@
 //!   `Processor::with_correlation` → `KafkaOutput`, with the rules and config
 //!   loaded by `cli::run::prepare` as `tocsin run` loads them.
 //! - `both`: ceiling and tocsin alternately over the one produced topic
-//!   (`--repeat` times), then the ratio of the best runs.
+//!   (`--repeat` times), then the ratio of the best runs and of the medians.
 //! - `latency`: Tocsin streaming while a producer sends events at `--rate`
 //!   per second for `--seconds`, each event's `@timestamp` set to the wall
-//!   clock at its send; a consumer of the alert topic records now −
-//!   `event_time` of every alert in an HDR histogram (µs), match and
-//!   correlation alerts apart (correlation alerts wait for the watermark:
-//!   the out-of-orderness bound, by design).
+//!   clock at its send; a consumer of the alert topic records now − event
+//!   time of every alert in an HDR histogram (µs): match alerts from their
+//!   `event_time`, correlation alerts apart and from `last_event_time` (they
+//!   wait for the watermark, i.e. the out-of-orderness bound, by design).
 //!
 //! For `ceiling`, `tocsin` and `both`, the N events are produced first and
 //! their end offsets taken from the broker's delivery reports (not from
@@ -28,8 +28,11 @@
 //! restore and final commit are inside the measured time, for both.
 //!
 //! The broker is an in-process mock cluster (librdkafka's, a real Kafka
-//! listener on loopback) unless `--brokers` names one. The last stdout line
-//! of each measurement is `RESULT key=value …` for scripts and the smoke test.
+//! listener on loopback) unless `--brokers` names one. The mock keeps only
+//! ~5 MiB of each partition's log, so the default partition count there
+//! grows with the data, and a run the mock dropped data from fails. The last
+//! stdout line of each measurement is `RESULT key=value …` for scripts and
+//! the smoke test. Results and their caveats: `benches/README.md`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -197,17 +200,16 @@ fn run(mut a: Args) -> anyhow::Result<bool> {
     }
     let suffix = broker.suffix();
     let env = Env::load(&a, &suffix)?;
-    let mut topics = vec![
-        env.input.clone(),
-        env.output.clone(),
-        env.alerts.clone(),
-        env.dead.clone(),
-    ];
+    let mut topics: Vec<(String, i32)> = [&env.input, &env.output, &env.alerts, &env.dead]
+        .into_iter()
+        .map(|t| (t.clone(), a.partitions))
+        .collect();
+    // The checkpoint topic has one partition, as the config documents.
     let reps = if a.mode == Mode::Both { a.repeat.max(1) } else { 1 };
-    topics.extend((0..reps).map(|r| env.state(r)));
-    broker.create_topics(&topics, a.partitions)?;
+    topics.extend((0..reps).map(|r| (env.state(r), 1)));
+    broker.create_topics(&topics)?;
     eprintln!(
-        "broker {} ({}), topics {topics:?}, {} partitions",
+        "broker {} ({}), topics (name, partitions) {topics:?}, {} partitions",
         broker.bootstrap,
         if broker.mock.is_some() {
             "in-process mock cluster"
@@ -332,7 +334,7 @@ struct Broker {
     bootstrap: String,
     /// Owns the mock cluster (when there is no external broker).
     mock: Option<BaseProducer<DefaultProducerContext>>,
-    /// Extra client properties (none for now; a hook for TLS/SASL brokers).
+    /// `bootstrap.servers`, the base of every client here.
     client: ClientConfig,
 }
 
@@ -385,19 +387,20 @@ impl Broker {
         }
     }
 
-    fn create_topics(&self, names: &[String], partitions: i32) -> anyhow::Result<()> {
+    /// Creates (topic, partitions) pairs; one that exists already is kept.
+    fn create_topics(&self, topics: &[(String, i32)]) -> anyhow::Result<()> {
         if let Some(holder) = &self.mock {
             let mock = holder.client().mock_cluster().context("mock cluster")?;
-            for t in names {
-                mock.create_topic(t, partitions, 1)
+            for (t, partitions) in topics {
+                mock.create_topic(t, *partitions, 1)
                     .with_context(|| format!("creating {t}"))?;
             }
             return Ok(());
         }
         let admin: AdminClient<DefaultClientContext> = self.client.create().context("admin client")?;
-        let new: Vec<NewTopic<'_>> = names
+        let new: Vec<NewTopic<'_>> = topics
             .iter()
-            .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(1)))
+            .map(|(t, p)| NewTopic::new(t, *p, TopicReplication::Fixed(1)))
             .collect();
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let results = block_on(admin.create_topics(&new, &opts)).context("creating topics")?;
@@ -473,7 +476,7 @@ impl Env {
         std::fs::write(&tmp, toml::to_string(&doc)?).with_context(|| tmp.display().to_string())?;
         let prepared = prepare(
             &RuleArgs {
-                rules,
+                rules: rules.clone(),
                 config: Some(tmp.clone()),
             },
             None,
@@ -494,7 +497,7 @@ impl Env {
             "rules: {} loaded ({} correlations) from {:?}; config {}; input topic {input}",
             prepared.loaded_rules(),
             prepared.detector.correlations.specs.len(),
-            a.rules_or_default(),
+            rules,
             config.display(),
         );
         let properties = a
@@ -590,16 +593,6 @@ impl Env {
             None,
             Duration::from_secs(30),
         )?)
-    }
-}
-
-impl Args {
-    fn rules_or_default(&self) -> Vec<PathBuf> {
-        if self.rules.is_empty() {
-            vec![PathBuf::from("rules")]
-        } else {
-            self.rules.clone()
-        }
     }
 }
 
