@@ -5,7 +5,9 @@
 //! added, never renamed. Alert ids are content hashes, so a replay, a retry or
 //! a restart re-emits the same id and consumers can de-duplicate on it.
 
+pub mod format;
 pub mod redact;
+pub mod sign;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};

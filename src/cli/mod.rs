@@ -4,8 +4,10 @@
 
 pub mod demo;
 pub mod kafka;
+pub mod progress;
 pub mod run;
 pub mod validate;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +45,9 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Check the config; `--print` shows the effective one, secrets masked.
     Config(validate::ConfigArgs),
+    /// Verify the signatures of JSON alerts (or RFC 5424 syslog alert lines)
+    /// read from stdin; exit 1 if any does not verify.
+    VerifyAlert(verify::VerifyArgs),
 }
 
 /// Rule sources shared by the subcommands.
@@ -63,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Validate(a) => validate::validate(a),
         Command::Config(a) => validate::config(a),
+        Command::VerifyAlert(a) => verify::verify(a),
     };
     match result {
         Ok(code) => code,
@@ -75,8 +81,10 @@ pub fn main() -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TOCSIN_LOG").unwrap_or_else(|_| "info".into());
+    // Colours only on a terminal: redirected stderr gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.with_target(false).init(),
