@@ -569,7 +569,7 @@ fn signature_is_the_hmac_of_the_documented_canonical_json() {
     assert_golden("canonical.json", &String::from_utf8(canonical.clone()).unwrap());
     let text = String::from_utf8(canonical.clone()).unwrap();
     assert!(text.starts_with(r#"{"alert_id":"0123456789abcdef0123456789abcdef","count":1,"event_time":"#));
-    assert!(text.contains(r#""big":1e20,"host":{"name":"#) && text.contains(r#""n":1.5e-7,"#));
+    assert!(text.contains(r#""big":1e+20,"host":{"name":"#) && text.contains(r#""n":1.5e-7,"#));
     assert!(!text.contains("signature") && !text.contains(": ") && !text.contains(", "));
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(KEY.as_bytes()).unwrap();
     mac.update(&canonical);
@@ -584,15 +584,37 @@ fn signed_alerts_verify_and_any_changed_byte_fails() {
         let v: Value = serde_json::from_str(line).unwrap();
         signer.verify(&v).expect("verifies");
         assert!(Signer::new("another key").unwrap().verify(&v).is_err());
-        // Change each byte in turn (flip its lowest bit): the alert must not verify.
+        // Change each byte in turn (flip its lowest bit). Every change that
+        // makes the line another JSON value fails. The signature covers the
+        // value, not its spelling: the only changes that keep the value are
+        // digits past a double's precision (0.30000000000000004 and …05 are
+        // the same double), and those verify — by design, and only there.
         let bytes = line.as_bytes();
+        let mut same_value = Vec::new();
         for i in 0..bytes.len() {
             let mut changed = bytes.to_vec();
             changed[i] ^= 0x01;
-            let still_ok = serde_json::from_slice::<Value>(&changed)
-                .ok()
-                .is_some_and(|v| signer.verify(&v).is_ok());
-            assert!(!still_ok, "changing byte {i} ({:?}) went unnoticed", bytes[i] as char);
+            let Ok(parsed) = serde_json::from_slice::<Value>(&changed) else {
+                continue; // not JSON any more: cannot verify
+            };
+            if parsed == v {
+                assert!(signer.verify(&parsed).is_ok());
+                same_value.push(i);
+            } else {
+                assert!(
+                    signer.verify(&parsed).is_err(),
+                    "changing byte {i} ({:?}) went unnoticed",
+                    bytes[i] as char
+                );
+            }
+        }
+        for i in same_value {
+            let token_start = line[..i].rfind(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(0);
+            assert!(
+                line[token_start..].starts_with(":0.3000000000000000"),
+                "byte {i} changed the text but not the value outside a long float: {}",
+                &line[token_start..i + 1]
+            );
         }
         // Re-ordering keys and re-indenting do not change the JSON value: still verifies.
         let pretty = serde_json::to_string_pretty(&v).unwrap();
@@ -767,4 +789,37 @@ fn config_keys_for_formats_and_signing() {
             String::from_utf8_lossy(&o.stderr)
         );
     }
+}
+
+/// The Kafka path: the embedded default prints the alert topic's messages,
+/// so they show `output.alerts_format` (and `--format`, which the embedded
+/// run applies to the topic it prints).
+#[test]
+fn kafka_alert_topic_uses_output_alerts_format() {
+    let o = common::bin()
+        .arg("run")
+        .env("TOCSIN_OUTPUT__ALERTS_FORMAT", "cef")
+        .env("TOCSIN_OUTPUT__SIGN_KEY", KEY)
+        .output()
+        .expect("spawn tocsin");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(text.lines().count(), 13, "{text}");
+    for l in text.lines() {
+        let c = parse_cef(l);
+        assert_eq!(c.header[1], "Tocsin");
+        assert!(c.get("cs2").is_some_and(|s| s.len() == 64), "{l}");
+    }
+
+    let o = common::bin()
+        .args(["run", "--format", "syslog"])
+        .env("TOCSIN_OUTPUT__SIGN_KEY", KEY)
+        .output()
+        .expect("spawn tocsin");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout.clone()).unwrap();
+    assert_eq!(text.lines().count(), 13, "{text}");
+    text.lines().for_each(|l| assert_eq!(parse_syslog(l).msgid, "ALERT"));
+    let ok = verify_alert(&o.stdout, &[("TOCSIN_OUTPUT__SIGN_KEY", KEY)], &[]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
 }

@@ -259,6 +259,7 @@ pub mod entity {
         "Computer",
         "ComputerName",
         "host.name",
+        "host.hostname",
         "hostname",
         "winlog.computer_name",
         "host",

@@ -20,8 +20,8 @@
 //!   other character (`/` and all non-ASCII included) as its UTF-8 bytes;
 //! - integers in plain decimal (`-12`, `0`, `18446744073709551615`); other
 //!   numbers as the shortest decimal that reads back as the same IEEE-754
-//!   double, always with a `.` or an exponent (`0.5`, `100000.0`, `1e20`,
-//!   `1.5e-7`: serde_json's output, Ryū's algorithm);
+//!   double, as serde_json writes them: with a `.` or an exponent (`0.5`,
+//!   `100000.0`, `1e+20`, `1.5e-7`, `-0.0`);
 //! - `true`, `false`, `null`.
 //!
 //! The signature therefore covers every value of the alert, but not its
@@ -224,6 +224,18 @@ mod tests {
             String::from_utf8(canonical(&v)).unwrap(),
             r#"{"Z":true,"a":{"signature":"kept","z":[3,{"x":null,"y":"\n\u0001é/"}]},"b":1,"é":0.5}"#
         );
+    }
+
+    #[test]
+    fn numbers_are_spelled_as_documented() {
+        let spell = |v: Value| String::from_utf8(canonical(&v)).unwrap();
+        assert_eq!(spell(json!(0.5)), "0.5");
+        assert_eq!(spell(json!(100000.0)), "100000.0");
+        assert_eq!(spell(json!(1e20)), "1e+20");
+        assert_eq!(spell(json!(1.5e-7)), "1.5e-7");
+        assert_eq!(spell(json!(-0.0)), "-0.0");
+        assert_eq!(spell(json!(-12)), "-12");
+        assert_eq!(spell(json!(u64::MAX)), "18446744073709551615");
     }
 
     #[test]
