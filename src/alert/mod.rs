@@ -5,7 +5,9 @@
 //! added, never renamed. Alert ids are content hashes, so a replay, a retry or
 //! a restart re-emits the same id and consumers can de-duplicate on it.
 
+pub mod format;
 pub mod redact;
+pub mod sign;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -29,6 +31,19 @@ pub enum AlertKind {
     LogQuality,
     /// A source sent nothing for longer than its `max_silence`.
     SourceSilent,
+}
+
+impl AlertKind {
+    /// The name the JSON, CEF and syslog renderings and the alert id use.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertKind::Match => "match",
+            AlertKind::Correlation => "correlation",
+            AlertKind::StateOverflow => "state_overflow",
+            AlertKind::LogQuality => "log_quality",
+            AlertKind::SourceSilent => "source_silent",
+        }
+    }
 }
 
 /// Where an event's time came from (recorded so analysts can trust or discount it).
@@ -177,14 +192,7 @@ pub fn alert_id(
         h.update((b.len() as u64).to_be_bytes());
         h.update(b);
     };
-    let kind_name: &[u8] = match kind {
-        AlertKind::Match => b"match",
-        AlertKind::Correlation => b"correlation",
-        AlertKind::StateOverflow => b"state_overflow",
-        AlertKind::LogQuality => b"log_quality",
-        AlertKind::SourceSilent => b"source_silent",
-    };
-    field(&mut h, kind_name);
+    field(&mut h, kind.name().as_bytes());
     field(&mut h, rule_id.as_bytes());
     for (k, v) in group {
         field(&mut h, k.as_bytes());

@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use rdkafka::config::ClientConfig;
 
 use super::run::{print_summary, writer, Prepared, RunArgs};
+use crate::alert::format::{AlertFormat, AlertRenderer};
 use crate::config::KafkaConfig;
 use crate::decode::JsonDecoder;
 use crate::pipeline::{Processor, Stats};
@@ -37,7 +38,10 @@ pub fn run_cluster(p: &Prepared, args: &RunArgs, proc: Processor, brokers: &str)
         )
         .context("starting the rule reloader")?;
     }
-    let out = output(p, &source.client)?;
+    if args.format.is_some() {
+        tracing::warn!("--format applies to file and stdout output; the alert topic's format is output.alerts_format");
+    }
+    let out = output(p, &source.client, p.config.output.alerts_format)?;
     tracing::info!(brokers, topics = ?source.topics, group = %source.group_id, "consuming");
     let started = Instant::now();
     let (stats, source_stats) = source.run(proc, out, &stop)?;
@@ -85,7 +89,8 @@ pub fn run_embedded(p: &Prepared, args: &RunArgs, proc: Processor, events: &[u8]
     tracing::info!(events = records.len(), "sample events produced to their source topics");
 
     let source = source(p, &bootstrap, Some(ends));
-    let out = output(p, &source.client)?;
+    // The alerts printed are the alert topic's messages: `--format` chooses their format here.
+    let out = output(p, &source.client, args.format.unwrap_or(p.config.output.alerts_format))?;
     let started = Instant::now();
     let (stats, _) = source.run(proc, out, &AtomicBool::new(false))?;
     let secs = started.elapsed().as_secs_f64();
@@ -94,7 +99,10 @@ pub fn run_embedded(p: &Prepared, args: &RunArgs, proc: Processor, events: &[u8]
     let mut read: Vec<(String, String, Vec<u8>)> = embedded::read_all(&bootstrap, &p.config.output.alerts_topic)?
         .into_iter()
         .map(|r| {
-            let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap_or_default();
+            // JSON, or the alert JSON a syslog line carries (CEF sorts by its text).
+            let text = std::str::from_utf8(&r.payload).unwrap_or_default();
+            let json = crate::alert::format::syslog::message(text).unwrap_or(text);
+            let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
             let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
             (field("event_time"), field("alert_id"), r.payload)
         })
@@ -147,18 +155,20 @@ fn source(p: &Prepared, brokers: &str, stop_at: Option<BTreeMap<(String, i32), i
     }
 }
 
-fn output(p: &Prepared, client: &ClientConfig) -> anyhow::Result<KafkaOutput> {
+fn output(p: &Prepared, client: &ClientConfig, format: AlertFormat) -> anyhow::Result<KafkaOutput> {
     let o = &p.config.output;
     let k = &p.config.kafka;
     let txn_id = k.exactly_once.then(|| k.transactional_id());
     let timeout = KafkaConfig::duration(&k.shutdown_timeout);
+    let renderer = AlertRenderer::from_config(format, o)?;
     Ok(KafkaOutput::new(
         client,
         &o.alerts_topic,
         &o.dead_letter_topic,
         txn_id.as_deref(),
         timeout,
-    )?)
+    )?
+    .with_renderer(renderer))
 }
 
 /// Each sample line goes to the first topic of the first source that claims

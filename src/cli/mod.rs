@@ -5,10 +5,12 @@
 pub mod coverage;
 pub mod demo;
 pub mod kafka;
+pub mod progress;
 pub mod reload;
 pub mod run;
 pub mod test;
 pub mod validate;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +54,9 @@ pub enum Command {
     /// Which requirements of the logging standards the rules cover (tags
     /// `tocsin.req.<id>`), and which none does.
     Coverage(coverage::CoverageArgs),
+    /// Verify the signatures of JSON alerts (or RFC 5424 syslog alert lines)
+    /// read from stdin; exit 1 if any does not verify.
+    VerifyAlert(verify::VerifyArgs),
 }
 
 /// Rule sources shared by the subcommands.
@@ -74,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Config(a) => validate::config(a),
         Command::Test(a) => test::test(a),
         Command::Coverage(a) => coverage::coverage(a),
+        Command::VerifyAlert(a) => verify::verify(a),
     };
     match result {
         Ok(code) => code,
@@ -86,8 +92,10 @@ pub fn main() -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TOCSIN_LOG").unwrap_or_else(|_| "info".into());
+    // Colours only on a terminal: redirected stderr gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.with_target(false).init(),

@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 
+use super::progress::Progress;
 use super::{demo, RuleArgs};
+use crate::alert::format::{AlertFormat, AlertRenderer};
 use crate::alert::redact::Redactor;
 use crate::classify::{parse_logsource, Source};
 use crate::config::Config;
@@ -20,7 +22,7 @@ use crate::event::Position;
 use crate::metrics::Metrics;
 use crate::pipeline::{CorrelationConfig, Processor, Stats};
 use crate::rules::{load_paths, LogSource, RuleError};
-use crate::sink::file::{FileOutput, NdjsonWriter};
+use crate::sink::file::{AlertWriter, FileOutput, NdjsonWriter};
 use crate::source::file::LineReader;
 
 #[derive(clap::Args, Debug)]
@@ -33,6 +35,13 @@ pub struct RunArgs {
     /// Where alerts go (`-` for stdout).
     #[arg(long, default_value = "-")]
     pub output: PathBuf,
+    /// Format of the alerts written to --output: json (default), cef, or
+    /// syslog (RFC 5424). The Kafka alert topic's is `output.alerts_format`.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<AlertFormat>,
+    /// No progress bar (it is shown only when stderr is a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
     /// Where dead letters go (`-` for stderr, the default).
     #[arg(long, default_value = "-")]
     pub dead_letter: PathBuf,
@@ -199,8 +208,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(c) => Redactor::new(c)?,
         None => Redactor::default_on(),
     };
+    let renderer = AlertRenderer::from_config(args.format.unwrap_or_default(), &p.config.output)?;
+    if renderer.is_signed() {
+        tracing::info!("alerts are signed (output.sign_key)");
+    }
     let mut out = FileOutput {
-        alerts: NdjsonWriter::new(writer(&args.output, false)?),
+        alerts: AlertWriter::new(writer(&args.output, false)?, renderer),
         dead_letters: NdjsonWriter::new(writer(&args.dead_letter, true)?),
     };
     let corr = CorrelationConfig {
@@ -235,9 +248,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|path| LineReader::open(path, limit))
         .collect::<Result<Vec<_>, _>>()?;
-    feed(readers, &mut proc, &mut out)?;
+    let total = readers.iter().map(LineReader::size).sum::<Option<u64>>();
+    let mut progress = Progress::new(!args.no_progress, total);
+    feed(readers, &mut proc, &mut out, &mut progress)?;
     proc.finish(&mut out)?;
     out.flush()?;
+    progress.finish();
     let elapsed = started.elapsed();
     print_summary(proc.stats(), elapsed.as_secs_f64());
     write_summary_json(&args, proc.stats(), Some(elapsed.as_secs_f64()))?;
@@ -281,7 +297,13 @@ fn write_summary_json(args: &RunArgs, stats: &Stats, seconds: Option<f64>) -> an
 /// Reads the inputs round-robin, one line at a time. Each file is its own
 /// partition for the watermark (the minimum over unfinished files), so files
 /// that each hold part of a stream give the same alerts as the whole stream.
-fn feed(mut readers: Vec<LineReader>, proc: &mut Processor, out: &mut FileOutput) -> anyhow::Result<()> {
+/// Progress is reported every [`Progress::EVERY`] records.
+fn feed(
+    mut readers: Vec<LineReader>,
+    proc: &mut Processor,
+    out: &mut FileOutput,
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
     let names: Vec<String> = readers.iter().map(|r| r.name().to_string()).collect();
     for name in &names {
         proc.partition(&Position::File {
@@ -291,6 +313,7 @@ fn feed(mut readers: Vec<LineReader>, proc: &mut Processor, out: &mut FileOutput
     }
     let mut buf = Vec::with_capacity(4096);
     let mut open: Vec<usize> = (0..readers.len()).collect();
+    let mut records = 0u64;
     while !open.is_empty() {
         let mut still = Vec::with_capacity(open.len());
         for &i in &open {
@@ -303,6 +326,10 @@ fn feed(mut readers: Vec<LineReader>, proc: &mut Processor, out: &mut FileOutput
                     };
                     proc.process(&buf, line.len, pos, None, out)?;
                     still.push(i);
+                    records += 1;
+                    if records.is_multiple_of(Progress::EVERY) {
+                        progress.tick(records, readers.iter().map(LineReader::bytes_read).sum());
+                    }
                 }
                 None => proc.finish_partition(
                     &Position::File {

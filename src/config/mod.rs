@@ -12,6 +12,7 @@ pub mod profile;
 
 use serde::{Deserialize, Serialize};
 
+use crate::alert::format::{AlertFormat, Facility};
 use crate::alert::redact::RedactConfig;
 use crate::decode::time::TimeFallback;
 
@@ -129,8 +130,8 @@ fn default_shutdown_timeout() -> String {
     "30s".into()
 }
 
-/// Output topics.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+/// Output topics, the alert topic's format, and alert signing.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
     /// Default `tocsin-alerts`.
@@ -143,6 +144,35 @@ pub struct OutputConfig {
     /// partition). Default `tocsin-state`.
     #[serde(default = "default_state_topic")]
     pub state_topic: String,
+    /// Format of the messages on the alert topic: `json` (default), `cef` or
+    /// `syslog` (file and stdout output choose with `tocsin run --format`).
+    #[serde(default)]
+    pub alerts_format: AlertFormat,
+    /// HMAC-SHA256 key (its UTF-8 bytes): every alert, in every output and
+    /// format, carries a `signature` over its canonical JSON
+    /// ([`crate::alert::sign`]). Unset: alerts are not signed. Never printed.
+    #[serde(default)]
+    pub sign_key: Option<String>,
+    /// Facility of syslog-format alerts (`kern` … `local7`). Default `local0`.
+    #[serde(default)]
+    pub syslog_facility: Facility,
+    /// HOSTNAME of syslog-format alerts. Default: this machine's name.
+    #[serde(default)]
+    pub syslog_hostname: Option<String>,
+}
+
+impl std::fmt::Debug for OutputConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputConfig")
+            .field("alerts_topic", &self.alerts_topic)
+            .field("dead_letter_topic", &self.dead_letter_topic)
+            .field("state_topic", &self.state_topic)
+            .field("alerts_format", &self.alerts_format)
+            .field("sign_key", &self.sign_key.as_ref().map(|_| "***"))
+            .field("syslog_facility", &self.syslog_facility)
+            .field("syslog_hostname", &self.syslog_hostname)
+            .finish()
+    }
 }
 
 impl Default for OutputConfig {
@@ -151,6 +181,10 @@ impl Default for OutputConfig {
             alerts_topic: default_alerts_topic(),
             dead_letter_topic: default_dead_letter_topic(),
             state_topic: default_state_topic(),
+            alerts_format: AlertFormat::default(),
+            sign_key: None,
+            syslog_facility: Facility::default(),
+            syslog_hostname: None,
         }
     }
 }
@@ -271,8 +305,17 @@ impl OneOrMany {
 }
 
 /// Key names whose values are never printed (librdkafka's `sasl.password`,
-/// `ssl.key.password`, `sasl.oauthbearer.client.secret`, the redaction HMAC key, …).
-const SECRET_KEYS: [&str; 6] = ["password", "secret", "hmac_key", "token", "credential", "private"];
+/// `ssl.key.password`, `sasl.oauthbearer.client.secret`, the redaction HMAC key,
+/// the alert signing key, …).
+const SECRET_KEYS: [&str; 7] = [
+    "password",
+    "secret",
+    "hmac_key",
+    "sign_key",
+    "token",
+    "credential",
+    "private",
+];
 
 fn mask_secrets(v: &mut toml::Value) {
     match v {
@@ -412,6 +455,11 @@ impl Config {
                     s.name
                 )));
             }
+        }
+        if self.output.sign_key.as_deref() == Some("") {
+            return Err(err(
+                "output.sign_key must not be empty (leave it out to sign nothing)".into()
+            ));
         }
         if self.input.max_event_bytes == 0 {
             return Err(err("input.max_event_bytes must be positive".into()));

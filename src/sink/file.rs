@@ -1,10 +1,12 @@
-//! NDJSON output to a file or stdout.
+//! Output to a file or stdout: alerts one per line in the output's format
+//! ([`AlertFormat`](crate::alert::format::AlertFormat)), dead letters as NDJSON.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
 use super::{DeadLetter, Output};
+use crate::alert::format::AlertRenderer;
 use crate::alert::Alert;
 
 /// Writes one JSON object per line.
@@ -27,9 +29,38 @@ impl NdjsonWriter {
     }
 }
 
+/// Writes one rendered alert per line (JSON unsigned: the same bytes as
+/// [`NdjsonWriter`]), through one reused buffer.
+pub struct AlertWriter {
+    out: Box<dyn Write + Send>,
+    renderer: AlertRenderer,
+    buf: Vec<u8>,
+}
+
+impl AlertWriter {
+    pub fn new(out: Box<dyn Write + Send>, renderer: AlertRenderer) -> Self {
+        AlertWriter {
+            out,
+            renderer,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    pub fn write(&mut self, alert: &Alert) -> io::Result<()> {
+        self.buf.clear();
+        self.renderer.render(alert, &mut self.buf)?;
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// Alerts to one writer, dead letters to another.
 pub struct FileOutput {
-    pub alerts: NdjsonWriter,
+    pub alerts: AlertWriter,
     pub dead_letters: NdjsonWriter,
 }
 

@@ -24,6 +24,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::{ClientContext, TopicPartitionList};
 
 use super::{DeadLetter, Output};
+use crate::alert::format::AlertRenderer;
 use crate::alert::Alert;
 use crate::event::Position;
 
@@ -67,6 +68,8 @@ pub struct KafkaOutput {
     alerts_topic: String,
     dead_letter_topic: String,
     buf: Vec<u8>,
+    /// Format (and signing) of alert messages: unsigned JSON unless [`KafkaOutput::with_renderer`].
+    renderer: AlertRenderer,
     key: String,
     pub alerts: u64,
     pub dead_letters: u64,
@@ -112,10 +115,17 @@ impl KafkaOutput {
             alerts_topic: alerts_topic.to_string(),
             dead_letter_topic: dead_letter_topic.to_string(),
             buf: Vec::with_capacity(2048),
+            renderer: AlertRenderer::default(),
             key: String::new(),
             alerts: 0,
             dead_letters: 0,
         })
+    }
+
+    /// Alert messages in `renderer`'s format (`output.alerts_format`, `output.sign_key`).
+    pub fn with_renderer(mut self, renderer: AlertRenderer) -> Self {
+        self.renderer = renderer;
+        self
     }
 
     pub fn is_transactional(&self) -> bool {
@@ -208,7 +218,7 @@ impl KafkaOutput {
 impl Output for KafkaOutput {
     fn alert(&mut self, alert: &Alert) -> std::io::Result<()> {
         self.buf.clear();
-        serde_json::to_writer(&mut self.buf, alert)?;
+        self.renderer.render(alert, &mut self.buf)?;
         self.key.clear();
         self.key.push_str(&alert.rule.id);
         for v in alert.group.values() {

@@ -6,7 +6,7 @@ pub mod file;
 pub mod kafka;
 
 pub use dead_letter::DeadLetter;
-pub use file::NdjsonWriter;
+pub use file::{AlertWriter, NdjsonWriter};
 
 use crate::alert::Alert;
 

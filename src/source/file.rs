@@ -9,6 +9,8 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Reads lines from one input.
 pub struct LineReader {
@@ -16,6 +18,25 @@ pub struct LineReader {
     name: String,
     line: u64,
     limit: usize,
+    /// Bytes read so far from the file or stdin (compressed bytes for a
+    /// compressed file), counted per read of the underlying input (64 KiB).
+    read: Arc<AtomicU64>,
+    /// The file's size, when known (not for stdin or pipes).
+    size: Option<u64>,
+}
+
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// One line read: its number and full length (which may exceed what `buf` holds).
@@ -28,14 +49,28 @@ pub struct Line {
 impl LineReader {
     /// Opens a file, or stdin for `-`.
     pub fn open(path: &Path, limit: usize) -> io::Result<LineReader> {
-        let (inner, name): (Box<dyn BufRead + Send>, String) = if path == Path::new("-") {
-            (Box::new(BufReader::with_capacity(1 << 16, io::stdin())), "-".into())
+        let read = Arc::new(AtomicU64::new(0));
+        let (inner, name, size): (Box<dyn BufRead + Send>, String, Option<u64>) = if path == Path::new("-") {
+            let stdin = Counting {
+                inner: io::stdin(),
+                read: read.clone(),
+            };
+            (Box::new(BufReader::with_capacity(1 << 16, stdin)), "-".into(), None)
         } else {
             let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
             let f = File::open(path).map_err(named)?;
-            (decompressed(f).map_err(named)?, path.display().to_string())
+            let meta = f.metadata().map_err(named)?;
+            let size = meta.is_file().then_some(meta.len());
+            let f = Counting {
+                inner: f,
+                read: read.clone(),
+            };
+            (decompressed(f).map_err(named)?, path.display().to_string(), size)
         };
-        Ok(Self::from_reader(inner, name, limit))
+        let mut r = Self::from_reader(inner, name, limit);
+        r.read = read;
+        r.size = size;
+        Ok(r)
     }
 
     pub fn from_reader(inner: Box<dyn BufRead + Send>, name: String, limit: usize) -> Self {
@@ -44,11 +79,24 @@ impl LineReader {
             name,
             line: 0,
             limit,
+            read: Arc::new(AtomicU64::new(0)),
+            size: None,
         }
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Bytes read from the input so far (for progress; compressed files
+    /// count their compressed bytes, so this reaches [`LineReader::size`]).
+    pub fn bytes_read(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    /// The input's size in bytes, when it is a regular file.
+    pub fn size(&self) -> Option<u64> {
+        self.size
     }
 
     /// Reads the next line (without its `\n` / `\r\n`) into `buf`.
@@ -90,7 +138,7 @@ impl LineReader {
 }
 
 /// The file's bytes, decompressed when they start with a gzip or zstd magic.
-fn decompressed(f: File) -> io::Result<Box<dyn BufRead + Send>> {
+fn decompressed<R: Read + Send + 'static>(f: R) -> io::Result<Box<dyn BufRead + Send>> {
     const GZIP: &[u8] = &[0x1f, 0x8b];
     const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
     let mut raw = BufReader::with_capacity(1 << 16, f);
@@ -164,6 +212,18 @@ mod tests {
         let zst = ruzstd::encoding::compress_to_vec(&text[..], ruzstd::encoding::CompressionLevel::Fastest);
         assert_eq!(read_file(&zst), want, "zstd");
         assert!(LineReader::open(Path::new("/nonexistent/x.gz"), 10).is_err());
+    }
+
+    #[test]
+    fn counts_bytes_read_against_the_file_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("in");
+        std::fs::write(&p, b"{\"a\":1}\n{\"b\":2}\n").unwrap();
+        let mut r = LineReader::open(&p, 1 << 20).unwrap();
+        assert_eq!(r.size(), Some(16));
+        let mut buf = Vec::new();
+        while r.next_line(&mut buf).unwrap().is_some() {}
+        assert_eq!(r.bytes_read(), 16);
     }
 
     #[test]
