@@ -516,19 +516,17 @@ fn ordered_apply(steps: &mut [Option<Partial>], spec: &WindowSpec, h: &HitData, 
         0 => Box::new([this]),
         _ => steps[k - 1].as_ref()?.iter().copied().chain([this]).collect(),
     };
+    // The last step fires when the condition holds, and the state restarts.
+    let n = steps.len() as f64;
+    if k + 1 == steps.len() && spec.condition.holds(n) {
+        steps.iter_mut().for_each(|s| *s = None);
+        return Some(fire(n, &partial, h, (1u64 << spec.rules.min(63)) - 1));
+    }
     // Keep the latest start: it leaves the most time for the remaining steps.
     if steps[k].as_ref().is_none_or(|cur| cur[0] < partial[0]) {
-        steps[k] = Some(partial.clone());
+        steps[k] = Some(partial);
     }
-    if k + 1 < steps.len() {
-        return None;
-    }
-    let n = steps.len() as f64;
-    if !spec.condition.holds(n) {
-        return None;
-    }
-    steps.iter_mut().for_each(|s| *s = None);
-    Some(fire(n, &partial, h, (1u64 << spec.rules.min(63)) - 1))
+    None
 }
 
 fn aggregate(spec: &WindowSpec, values: impl Iterator<Item = f64>) -> f64 {
