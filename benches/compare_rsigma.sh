@@ -8,7 +8,8 @@
 # Environment: EVENTS (200000), SEED (1), REPEAT (3, best run kept),
 # ATTACK_RATE (tocsin-gen's default, 0.004; 1.0 makes every event match),
 # RSIGMA (~/.cargo/bin/rsigma), WORK (/tmp/tocsin-vs-rsigma),
-# RULES_SRC (../shared/sigma/rules/rules/windows), CPU (0).
+# RULES_SRC (../shared/sigma/rules/rules/windows), CPU (0); CARGO_TARGET_DIR
+# is honoured (the binaries are built and run from there).
 #
 # Rule set: the SigmaHQ Windows rules whose logsource one of the sources of
 # benches/windows-flat.toml provides (Tocsin's `applies`: every key the rule
@@ -40,12 +41,13 @@ PIN=()
 command -v taskset >/dev/null && PIN=(taskset -c "$CPU")
 
 cargo build --release --quiet --bin tocsin --bin tocsin-gen
-TOCSIN=target/release/tocsin
+BIN=${CARGO_TARGET_DIR:-target}/release
+TOCSIN=$BIN/tocsin
 
 case "$WORK" in /tmp/?*) ;; *) echo "WORK must be a directory under /tmp (it is emptied): $WORK" >&2; exit 1 ;; esac
 rm -rf "$WORK"
 mkdir -p "$WORK/rules"
-target/release/tocsin-gen --events "$EVENTS" --seed "$SEED" ${ATTACK_RATE:+--attack-rate "$ATTACK_RATE"} \
+"$BIN/tocsin-gen" --events "$EVENTS" --seed "$SEED" ${ATTACK_RATE:+--attack-rate "$ATTACK_RATE"} \
     --out "$WORK/events.ndjson"
 head -n 1 "$WORK/events.ndjson" >"$WORK/one.ndjson"
 

@@ -4,7 +4,8 @@
 //! the bytes each tracked group costs (a counting allocator).
 //!
 //! `cargo bench --bench correlate` (memory figures print first), or
-//! `cargo bench --bench correlate -- 'groups=100000'` for one size.
+//! `cargo bench --bench correlate -- 'groups=100000'` for one size, or
+//! `cargo bench --bench correlate -- nothing` for the memory figures alone.
 //!
 //! The hit stream: hit `i` goes to group `(i · 7919) mod G` at event time
 //! `i · span / (4G)`, so each group sees about four hits per `timespan`: it
@@ -92,8 +93,12 @@ struct Stream {
 
 impl Stream {
     fn new(groups: usize, two_rules: bool) -> Stream {
+        Stream::with_keys(groups, two_rules, |g| format!("user-{g}"))
+    }
+
+    fn with_keys(groups: usize, two_rules: bool, key: impl Fn(usize) -> String) -> Stream {
         Stream {
-            keys: (0..groups).map(|g| format!("user-{g}").into_boxed_str()).collect(),
+            keys: (0..groups).map(|g| key(g).into_boxed_str()).collect(),
             users: (0..100).map(|u| format!("u{u}").into_boxed_str()).collect(),
             dt: (SPAN_NS / (4 * groups as i64)).max(1),
             next: 0,
@@ -163,13 +168,29 @@ fn throughput(c: &mut Criterion) {
     }
 }
 
-/// Live heap bytes per tracked group after `hits_each` hits per group.
-fn bytes_per_group(body: &str, groups: usize, hits_each: usize) -> (f64, usize) {
+/// Resident set size (Linux), to see what the allocator's own overhead adds.
+fn rss() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    Some(kb.trim().trim_end_matches("kB").trim().parse::<usize>().ok()? * 1024)
+}
+
+/// Live heap bytes and RSS growth per tracked group after `hits_each` hits
+/// per group, and the number of groups.
+fn bytes_per_group(body: &str, groups: usize, hits_each: usize, long_keys: bool) -> (f64, Option<f64>, usize) {
     let set = set_of(body);
-    let mut s = Stream::new(groups, false);
+    let mut s = if long_keys {
+        // 27-32 bytes: user and host joined, as `group-by: [user, host]` makes them.
+        Stream::with_keys(groups, false, |g| {
+            format!("user-{g}\u{1f}WKS-{:05}.corp.local", g % 20_000)
+        })
+    } else {
+        Stream::new(groups, false)
+    };
     // Hits inside one timespan: dt such that all of them fit.
     s.dt = (SPAN_NS / (groups * hits_each + 1) as i64).max(1);
     let before = LIVE.load(Ordering::Relaxed);
+    let rss_before = rss();
     let mut shard = Shard::new(&set, usize::MAX, vec![usize::MAX]);
     let mut out = Vec::new();
     for _ in 0..hits_each {
@@ -179,23 +200,57 @@ fn bytes_per_group(body: &str, groups: usize, hits_each: usize) -> (f64, usize) 
     }
     let tracked = shard.tracked_groups();
     let bytes = LIVE.load(Ordering::Relaxed) - before;
+    let rss = rss()
+        .zip(rss_before)
+        .map(|(a, b)| a.saturating_sub(b) as f64 / tracked as f64);
     drop(shard);
-    (bytes as f64 / tracked as f64, tracked)
+    (bytes as f64 / tracked as f64, rss, tracked)
 }
 
-fn memory_report() {
-    println!("bytes per tracked group (live heap / groups; keys `user-N`, 6–12 bytes):");
-    for (name, body) in &KINDS[..2] {
+/// The memory cases: (correlation, long keys, hits per group).
+fn memory_cases() -> Vec<(&'static str, &'static str, bool, usize)> {
+    let mut cases = Vec::new();
+    for ((name, body), long) in [(KINDS[0], false), (KINDS[1], false), (KINDS[0], true)] {
         for hits in [1, 4] {
-            let (b, n) = bytes_per_group(body, 1_000_000, hits);
-            println!("  {name:<12} {hits} hit(s)/group  {n:>9} groups  {b:>6.1} B/group");
+            cases.push((name, body, long, hits));
         }
     }
+    cases
+}
+
+/// Each case runs in a fresh process (this executable, re-run with
+/// `TOCSIN_BENCH_MEMORY_CASE`), so its RSS growth is not hidden by memory an
+/// earlier case freed.
+fn memory_report() {
+    println!("bytes per tracked group (live heap / groups, and RSS growth / groups):");
+    let exe = std::env::current_exe().expect("bench executable");
+    for i in 0..memory_cases().len() {
+        let out = std::process::Command::new(&exe)
+            .env("TOCSIN_BENCH_MEMORY_CASE", i.to_string())
+            .output()
+            .expect("re-running the bench for a memory case");
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+fn memory_case(i: usize) {
+    let (name, body, long, hits) = memory_cases()[i];
+    let keys = if long { "keys 27-32 B" } else { "keys 6-11 B " };
+    let (b, rss, n) = bytes_per_group(body, 1_000_000, hits, long);
+    let rss = rss.map_or("-".to_string(), |r| format!("{r:.1}"));
+    println!("  {name:<12} {keys}  {hits} hit(s)/group  {n:>9} groups  {b:>6.1} B/group heap  {rss:>6} B/group RSS");
 }
 
 criterion_group!(benches, throughput);
 
 fn main() {
+    if let Some(i) = std::env::var("TOCSIN_BENCH_MEMORY_CASE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        memory_case(i);
+        return;
+    }
     memory_report();
     benches();
     Criterion::default().configure_from_args().final_summary();

@@ -8,11 +8,12 @@
 //! out-of-orderness bound and of the number of shards.
 //!
 //! Memory layout, because a shard may track millions of groups: group states
-//! live in a slab of [`Slot`]s (key + state); per correlation an index of slot
+//! live in a slab of 32-byte [`Slot`]s (key + state; keys up to 15 bytes
+//! inline, longer ones in a side table); per correlation an index of slot
 //! numbers (`hashbrown::HashTable<u32>`, so the key is stored once) and a heap
-//! of timers holding exactly one `(deadline, slot)` per group. A timer may be
-//! earlier than the group's real deadline (new hits moved it); it is then
-//! re-armed when it comes due instead of pushing a timer per hit.
+//! of 12-byte timers holding exactly one `(deadline, slot)` per group. A timer
+//! may be earlier than the group's real deadline (new hits moved it); it is
+//! then re-armed when it comes due instead of pushing a timer per hit.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -92,8 +93,96 @@ pub struct ShardStats {
 
 /// A group: its key (joined group-by values) and window state.
 struct Slot {
-    key: Box<str>,
+    key: GroupKey,
     state: GroupState,
+}
+
+/// A group key in 16 bytes: up to 15 bytes inline (byte 15 holds the
+/// length), so most keys (user names, IPv4 addresses, short host names) cost
+/// no allocation; a longer key is kept in [`LongKeys`] and its index stored
+/// here (byte 15 = [`GroupKey::LONG`]).
+#[derive(Clone, Copy)]
+struct GroupKey([u8; 16]);
+
+impl GroupKey {
+    const INLINE: usize = 15;
+    const LONG: u8 = u8::MAX;
+    const EMPTY: GroupKey = GroupKey([0; 16]);
+
+    fn new(key: Box<str>, long: &mut LongKeys) -> GroupKey {
+        let mut k = [0u8; 16];
+        if key.len() <= Self::INLINE {
+            k[..key.len()].copy_from_slice(key.as_bytes());
+            k[15] = key.len() as u8;
+        } else {
+            k[..4].copy_from_slice(&long.insert(key).to_le_bytes());
+            k[15] = Self::LONG;
+        }
+        GroupKey(k)
+    }
+
+    fn long_index(&self) -> Option<u32> {
+        (self.0[15] == Self::LONG).then(|| u32::from_le_bytes([self.0[0], self.0[1], self.0[2], self.0[3]]))
+    }
+
+    fn bytes<'a>(&'a self, long: &'a LongKeys) -> &'a [u8] {
+        match self.long_index() {
+            Some(i) => long.keys[i as usize].as_bytes(),
+            None => &self.0[..self.0[15] as usize],
+        }
+    }
+
+    fn as_str<'a>(&'a self, long: &'a LongKeys) -> &'a str {
+        // Inline bytes are a whole key copied from a `str`.
+        std::str::from_utf8(self.bytes(long)).expect("a group key is UTF-8")
+    }
+}
+
+/// Group keys longer than [`GroupKey::INLINE`] bytes, by index.
+#[derive(Default)]
+struct LongKeys {
+    keys: Vec<Box<str>>,
+    free: Vec<u32>,
+}
+
+impl LongKeys {
+    fn insert(&mut self, key: Box<str>) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.keys[i as usize] = key;
+                i
+            }
+            None => {
+                self.keys.push(key);
+                (self.keys.len() - 1) as u32
+            }
+        }
+    }
+
+    fn remove(&mut self, i: u32) {
+        self.keys[i as usize] = Box::default();
+        self.free.push(i);
+    }
+}
+
+/// A group's timer, `(deadline, slot)` in 12 bytes (not 16) and ordered as
+/// that pair: the deadline's bits, order-preserving as unsigned, in two halves.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Timer([u32; 3]);
+
+impl Timer {
+    fn new(deadline: i64, slot: u32) -> Timer {
+        let d = (deadline as u64) ^ (1 << 63);
+        Timer([(d >> 32) as u32, d as u32, slot])
+    }
+
+    fn deadline(self) -> i64 {
+        (((self.0[0] as u64) << 32 | self.0[1] as u64) ^ (1 << 63)) as i64
+    }
+
+    fn slot(self) -> u32 {
+        self.0[2]
+    }
 }
 
 pub struct Shard {
@@ -102,8 +191,9 @@ pub struct Shard {
     index: Vec<HashTable<u32>>,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// Per correlation: one `(deadline, slot)` per group.
-    timers: Vec<BinaryHeap<Reverse<(i64, u32)>>>,
+    long_keys: LongKeys,
+    /// Per correlation: one timer per group.
+    timers: Vec<BinaryHeap<Reverse<Timer>>>,
     /// Correlations of each layer.
     layers: Vec<Vec<u32>>,
     /// Per correlation: most groups kept (the rule's `tocsin.max_groups` share).
@@ -116,7 +206,7 @@ pub struct Shard {
     pub stats: ShardStats,
 }
 
-fn key_hash(key: &str) -> u64 {
+fn key_hash(key: &[u8]) -> u64 {
     FxBuildHasher.hash_one(key)
 }
 
@@ -134,6 +224,7 @@ impl Shard {
             index: (0..n).map(|_| HashTable::new()).collect(),
             slots: Vec::new(),
             free: Vec::new(),
+            long_keys: LongKeys::default(),
             timers: (0..n).map(|_| BinaryHeap::new()).collect(),
             layers,
             caps,
@@ -187,10 +278,10 @@ impl Shard {
     fn apply(&mut self, set: &CorrelationSet, h: Hit, out: &mut Vec<Firing>) {
         let corr = h.corr as usize;
         let spec = &set.specs[corr].window;
-        let hash = key_hash(&h.group);
-        let slots = &self.slots;
+        let hash = key_hash(h.group.as_bytes());
+        let (slots, long) = (&self.slots, &self.long_keys);
         let found = self.index[corr]
-            .find(hash, |&i| slots[i as usize].key == h.group)
+            .find(hash, |&i| slots[i as usize].key.bytes(long) == h.group.as_bytes())
             .copied();
         self.stats.applied += 1;
         let (slot, fired) = match found {
@@ -200,7 +291,7 @@ impl Shard {
                 let fired = state.apply(spec, &h.data);
                 let deadline = state.deadline(spec);
                 let i = self.insert(corr, hash, h.group, state);
-                self.timers[corr].push(Reverse((deadline, i)));
+                self.timers[corr].push(Reverse(Timer::new(deadline, i)));
                 self.enforce_caps(set, corr, i, (h.data.time, h.data.seq));
                 (i, fired)
             }
@@ -209,14 +300,17 @@ impl Shard {
             self.stats.fired += 1;
             out.push(Firing {
                 corr: h.corr,
-                group: self.slots[slot as usize].key.clone(),
+                group: self.slots[slot as usize].key.as_str(&self.long_keys).into(),
                 fire,
             });
         }
     }
 
     fn insert(&mut self, corr: usize, hash: u64, key: Box<str>, state: GroupState) -> u32 {
-        let slot = Slot { key, state };
+        let slot = Slot {
+            key: GroupKey::new(key, &mut self.long_keys),
+            state,
+        };
         let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = slot;
@@ -227,8 +321,8 @@ impl Shard {
                 (self.slots.len() - 1) as u32
             }
         };
-        let slots = &self.slots;
-        self.index[corr].insert_unique(hash, i, |&j| key_hash(&slots[j as usize].key));
+        let (slots, long) = (&self.slots, &self.long_keys);
+        self.index[corr].insert_unique(hash, i, |&j| key_hash(slots[j as usize].key.bytes(long)));
         self.total += 1;
         self.stats.tracked[corr] += 1;
         i
@@ -236,11 +330,15 @@ impl Shard {
 
     fn remove(&mut self, corr: usize, slot: u32) {
         let s = &mut self.slots[slot as usize];
-        let key = std::mem::take(&mut s.key);
-        if let Ok(e) = self.index[corr].find_entry(key_hash(&key), |&i| i == slot) {
+        let hash = key_hash(s.key.bytes(&self.long_keys));
+        if let Ok(e) = self.index[corr].find_entry(hash, |&i| i == slot) {
             e.remove();
         }
-        s.state = GroupState::Count(Default::default());
+        if let Some(i) = s.key.long_index() {
+            self.long_keys.remove(i);
+        }
+        s.key = GroupKey::EMPTY;
+        s.state = GroupState::Count(Box::default());
         self.free.push(slot);
         self.total -= 1;
         self.stats.tracked[corr] -= 1;
@@ -252,14 +350,15 @@ impl Shard {
     /// group that is really oldest).
     fn pop_due(&mut self, set: &CorrelationSet, corr: usize, t: i64, exact: bool) -> Option<u32> {
         let spec = &set.specs[corr].window;
-        while let Some(&Reverse((deadline, slot))) = self.timers[corr].peek() {
+        while let Some(&Reverse(timer)) = self.timers[corr].peek() {
+            let (deadline, slot) = (timer.deadline(), timer.slot());
             if deadline > t {
                 return None;
             }
             self.timers[corr].pop();
             let real = self.slots[slot as usize].state.deadline(spec);
             if real > deadline && (exact || real > t) {
-                self.timers[corr].push(Reverse((real, slot)));
+                self.timers[corr].push(Reverse(Timer::new(real, slot)));
                 continue;
             }
             return Some(slot);
@@ -286,7 +385,7 @@ impl Shard {
                     self.stats.fired += 1;
                     out.push(Firing {
                         corr: corr as u32,
-                        group: s.key.clone(),
+                        group: s.key.as_str(&self.long_keys).into(),
                         fire,
                     });
                 }
@@ -307,7 +406,7 @@ impl Shard {
         }
         while self.total > self.max_groups {
             let mut order: Vec<(i64, usize)> = (0..self.timers.len())
-                .filter_map(|c| self.timers[c].peek().map(|Reverse((d, _))| (*d, c)))
+                .filter_map(|c| self.timers[c].peek().map(|Reverse(t)| (t.deadline(), c)))
                 .collect();
             order.sort_unstable();
             if !order.iter().any(|&(_, c)| self.evict_oldest(set, c, just, time)) {
@@ -326,7 +425,7 @@ impl Shard {
         };
         if kept_new {
             let d = self.slots[just as usize].state.deadline(&set.specs[corr].window);
-            self.timers[corr].push(Reverse((d, just)));
+            self.timers[corr].push(Reverse(Timer::new(d, just)));
         }
         let Some(slot) = victim else { return false };
         let empty = self.slots[slot as usize].state.is_empty();
@@ -384,7 +483,7 @@ impl Shard {
             .flat_map(|(corr, idx)| {
                 idx.iter().map(move |&i| {
                     let s = &self.slots[i as usize];
-                    (corr as u32, &*s.key, &s.state)
+                    (corr as u32, s.key.as_str(&self.long_keys), &s.state)
                 })
             })
             .collect();
@@ -400,9 +499,9 @@ impl Shard {
     pub fn restore_group(&mut self, set: &CorrelationSet, corr: u32, key: Box<str>, state: GroupState) {
         let c = corr as usize;
         let deadline = state.deadline(&set.specs[c].window);
-        let hash = key_hash(&key);
+        let hash = key_hash(key.as_bytes());
         let i = self.insert(c, hash, key, state);
-        self.timers[c].push(Reverse((deadline, i)));
+        self.timers[c].push(Reverse(Timer::new(deadline, i)));
     }
 
     /// Marks a correlation's overflow period as already reported.
@@ -410,5 +509,63 @@ impl Shard {
         if let Some(r) = self.reported.get_mut(corr as usize) {
             *r = (*r).max(period);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_order_as_deadline_then_slot() {
+        let ds = [
+            i64::MIN,
+            i64::MIN + 1,
+            -(1 << 40),
+            -1,
+            0,
+            1,
+            1 << 32,
+            (1 << 32) - 1,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        let mut pairs: Vec<(i64, u32)> = Vec::new();
+        for &d in &ds {
+            for s in [0, 1, u32::MAX] {
+                pairs.push((d, s));
+                let t = Timer::new(d, s);
+                assert_eq!((t.deadline(), t.slot()), (d, s));
+            }
+        }
+        for a in &pairs {
+            for b in &pairs {
+                assert_eq!(Timer::new(a.0, a.1).cmp(&Timer::new(b.0, b.1)), a.cmp(b));
+            }
+        }
+        assert_eq!(std::mem::size_of::<Reverse<Timer>>(), 12);
+    }
+
+    #[test]
+    fn keys_up_to_15_bytes_are_inline_and_longer_ones_shared_out() {
+        let mut long = LongKeys::default();
+        for key in [
+            "",
+            "a",
+            "10.0.0.1",
+            "255.255.255.255",
+            "0123456789abcdef",
+            "ü\u{1f}ßé-ñ",
+            "administrator\u{1f}WKS-0042",
+        ] {
+            let k = GroupKey::new(key.into(), &mut long);
+            assert_eq!(k.as_str(&long), key);
+            assert_eq!(k.long_index().is_some(), key.len() > GroupKey::INLINE, "{key:?}");
+        }
+        assert_eq!(long.keys.len(), 2);
+        long.remove(0);
+        let k = GroupKey::new("a-key-longer-than-15".into(), &mut long);
+        assert_eq!(k.long_index(), Some(0), "a freed index is reused");
+        assert_eq!(std::mem::size_of::<Slot>(), 32);
     }
 }
