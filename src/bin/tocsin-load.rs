@@ -1241,48 +1241,55 @@ fn latency(a: &Args, broker: &Broker, env: &Env) -> anyhow::Result<bool> {
         let reader = s.spawn(|| read_alerts(client.clone(), &env.alerts, a.partitions, &stop_reader, &seen, &live));
         // Let the engine join its group before the clock starts.
         std::thread::sleep(Duration::from_millis(500));
-        let started = Instant::now();
-        let mut progress = Progress::new();
-        let mut buf = Vec::with_capacity(2048);
-        let mut sent = 0u64;
-        let end = Duration::from_secs(a.seconds);
-        while sent < total {
-            let elapsed = started.elapsed();
-            if elapsed > end + Duration::from_secs(5) {
-                eprintln!("latency: could not send at {} msg/s; stopping at {sent}", a.rate);
-                break;
+        // Sending in a closure: on an error the engine and reader still get their stop flags.
+        let sending = || -> anyhow::Result<(u64, f64)> {
+            let started = Instant::now();
+            let mut progress = Progress::new();
+            let mut buf = Vec::with_capacity(2048);
+            let mut sent = 0u64;
+            let end = Duration::from_secs(a.seconds);
+            while sent < total {
+                let elapsed = started.elapsed();
+                if elapsed > end + Duration::from_secs(5) {
+                    eprintln!("latency: could not send at {} msg/s; stopping at {sent}", a.rate);
+                    break;
+                }
+                let due = ((elapsed.as_secs_f64() * a.rate) as u64 + 1).min(total);
+                while sent < due {
+                    let t = &pool[(sent % pool.len() as u64) as usize];
+                    buf.clear();
+                    buf.extend_from_slice(&t.bytes);
+                    write_ts(&mut buf[t.ts..t.ts + TS_LEN], now_ns());
+                    let rec = BaseRecord::to(&env.input)
+                        .payload(&buf[..])
+                        .partition((sent % a.partitions as u64) as i32);
+                    send(&producer, rec)?;
+                    sent += 1;
+                }
+                if progress.due() {
+                    let h = live.lock().unwrap_or_else(|p| p.into_inner());
+                    eprintln!(
+                        "latency: {sent} sent ({:.0}/s), {} match alerts, p50 {:.1} ms, p99 {:.1} ms",
+                        sent as f64 / started.elapsed().as_secs_f64(),
+                        seen.load(Ordering::Relaxed),
+                        h.value_at_quantile(0.5) as f64 / 1000.0,
+                        h.value_at_quantile(0.99) as f64 / 1000.0,
+                    );
+                }
+                std::thread::sleep(Duration::from_micros(200));
             }
-            let due = ((elapsed.as_secs_f64() * a.rate) as u64 + 1).min(total);
-            while sent < due {
-                let t = &pool[(sent % pool.len() as u64) as usize];
-                buf.clear();
-                buf.extend_from_slice(&t.bytes);
-                write_ts(&mut buf[t.ts..t.ts + TS_LEN], now_ns());
-                let rec = BaseRecord::to(&env.input)
-                    .payload(&buf[..])
-                    .partition((sent % a.partitions as u64) as i32);
-                send(&producer, rec)?;
-                sent += 1;
-            }
-            if progress.due() {
-                let h = live.lock().unwrap_or_else(|p| p.into_inner());
-                eprintln!(
-                    "latency: {sent} sent ({:.0}/s), {} match alerts, p50 {:.1} ms, p99 {:.1} ms",
-                    sent as f64 / started.elapsed().as_secs_f64(),
-                    seen.load(Ordering::Relaxed),
-                    h.value_at_quantile(0.5) as f64 / 1000.0,
-                    h.value_at_quantile(0.99) as f64 / 1000.0,
-                );
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        let send_secs = started.elapsed().as_secs_f64();
+            Ok((sent, started.elapsed().as_secs_f64()))
+        };
+        let sending = sending();
         let flushed = producer.flush(Duration::from_secs(30));
-        std::thread::sleep(drain);
+        if sending.is_ok() {
+            std::thread::sleep(drain);
+        }
         stop_engine.store(true, Ordering::Relaxed);
         let engine = engine.join().map_err(|_| anyhow::anyhow!("engine thread panicked"))?;
         stop_reader.store(true, Ordering::Relaxed);
         let reader = reader.join().map_err(|_| anyhow::anyhow!("reader thread panicked"))?;
+        let (sent, send_secs) = sending?;
         flushed.context("flushing the input")?;
         Ok((engine, reader, sent, send_secs))
     })?;
