@@ -40,59 +40,7 @@ use serde_json::Value;
 
 const PARTITIONS: i32 = 3;
 
-const RULES: &str = r#"
-title: Failed Logon
-id: failed-logon
-name: failed_logon
-logsource:
-    product: windows
-    service: security
-detection:
-    selection:
-        EventID: 4625
-    condition: selection
-level: low
----
-title: Successful Logon
-id: successful-logon
-name: successful_logon
-logsource:
-    product: windows
-    service: security
-detection:
-    selection:
-        EventID: 4624
-    condition: selection
-level: low
----
-title: Many Failed Logons
-id: many-failed
-name: many_failed
-correlation:
-    type: event_count
-    rules:
-        - failed_logon
-    group-by:
-        - TargetUserName
-    timespan: 10m
-    condition:
-        gte: 5
-generate: true
-level: medium
----
-title: Brute Force Then Success
-id: brute-then-success
-correlation:
-    type: temporal_ordered
-    rules:
-        - many_failed
-        - successful_logon
-    group-by:
-        - TargetUserName
-    timespan: 10m
-generate: true
-level: high
-"#;
+use common::BRUTE_FORCE_RULES as RULES;
 
 // ── the broker ───────────────────────────────────────────────────────────
 
