@@ -1131,6 +1131,10 @@ struct AlertTimes {
 struct Latencies {
     matches: Histogram<u64>,
     correlations: Histogram<u64>,
+    /// Correlation alerts split at the alert message's Kafka timestamp (the
+    /// engine's produce call): event → engine emit, and emit → read back.
+    correlations_engine: Histogram<u64>,
+    correlations_transport: Histogram<u64>,
     unparsed: u64,
 }
 
@@ -1156,6 +1160,8 @@ fn read_alerts(
     let mut out = Latencies {
         matches: histogram(),
         correlations: histogram(),
+        correlations_engine: histogram(),
+        correlations_transport: histogram(),
         unparsed: 0,
     };
     let mut quiet_since: Option<Instant> = None;
@@ -1192,6 +1198,12 @@ fn read_alerts(
                     seen.fetch_add(1, Ordering::Relaxed);
                 } else {
                     out.correlations.saturating_record(us);
+                    if let Some(ms) = m.timestamp().to_millis() {
+                        let emit = ms as i128 * 1_000_000;
+                        let us = |d: i128| (d / 1000).clamp(1, 3_600_000_000) as u64;
+                        out.correlations_engine.saturating_record(us(emit - at));
+                        out.correlations_transport.saturating_record(us(now - emit));
+                    }
                 }
             }
             Some(Err(e)) => eprintln!("alert reader: {e}"),
@@ -1228,7 +1240,10 @@ fn latency(a: &Args, broker: &Broker, env: &Env) -> anyhow::Result<bool> {
     let pool = templates(a, total.min(200_000) as usize)?;
     let client = env.client(broker);
     let source = env.source(broker, env.group("latency", 0), env.state(0), None);
-    let proc = env.processor(a)?;
+    let mut proc = env.processor(a)?;
+    // The engine's own view (commit points, correlation flushes), printed at the end.
+    let metrics = Arc::new(tocsin::metrics::Metrics::new(None));
+    proc.set_metrics(metrics.clone());
     let out = env.output(&source.client)?;
     let producer = input_producer(a, broker)?;
     let stop_engine = AtomicBool::new(false);
@@ -1316,6 +1331,18 @@ fn latency(a: &Args, broker: &Broker, env: &Env) -> anyhow::Result<bool> {
     );
     print_histogram("match alerts (event → alert read back)", &lat.matches);
     print_histogram("correlation alerts", &lat.correlations);
+    print_histogram("  of which event → engine produce (ms clock)", &lat.correlations_engine);
+    print_histogram("  of which produce → read back (ms clock)", &lat.correlations_transport);
+    for line in metrics.render().lines() {
+        let summary = [
+            "tocsin_commit_seconds",
+            "tocsin_batch_seconds",
+            "tocsin_alert_latency_seconds",
+        ];
+        if summary.iter().any(|m| line.starts_with(m)) {
+            println!("engine metric: {line}");
+        }
+    }
     if lat.unparsed > 0 {
         println!("{} alert(s) without a parsable kind/event_time", lat.unparsed);
     }

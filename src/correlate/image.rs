@@ -130,6 +130,9 @@ impl Correlator {
         };
         self.target = self.target.max(image.target);
         self.applied = self.applied.max(image.applied);
+        // Restored hits and windows are not in `next_due` yet: the next
+        // watermark movement flushes (and the shards report it exactly).
+        self.next_due = i64::MIN;
         self.late += image.late;
         for (old, period) in image.overflow.iter().enumerate() {
             if let Some(Some(new)) = map.get(old) {

@@ -298,6 +298,12 @@ pub struct Correlator {
     /// Per correlation: the overflow period of its last meta-alert.
     overflow: Vec<Option<i64>>,
     overflows: Vec<Overflow>,
+    /// Earliest event time at which a flush could fire something: hits
+    /// routed since the last flush, and each shard's [`Shard::next_due`]
+    /// as of its last advance. Lets the pipeline flush as soon as the
+    /// watermark passes it instead of on a timer ([`Correlator::due`]).
+    next_due: i64,
+    shard_due: Vec<i64>,
 }
 
 /// Hits sent to a worker at a time.
@@ -354,6 +360,8 @@ impl Correlator {
             shard_stats: vec![ShardStats::default(); n],
             overflow: vec![None; set.specs.len()],
             overflows: Vec::new(),
+            next_due: i64::MAX,
+            shard_due: vec![i64::MAX; n],
             set,
         }
     }
@@ -379,6 +387,7 @@ impl Correlator {
     }
 
     fn route_hit(&mut self, hit: Hit) {
+        self.next_due = self.next_due.min(hit.data.time);
         let shard = route(hit.corr, &hit.group, self.workers.len());
         self.outbox[shard].push(hit);
         if self.outbox[shard].len() >= BATCH {
@@ -397,6 +406,13 @@ impl Correlator {
             wm.saturating_sub(self.lateness)
         };
         self.target = self.target.max(target);
+    }
+
+    /// Whether a [`Correlator::flush`] now could fire something: the
+    /// admitted watermark passed a buffered hit or a window's end. Cheap (two
+    /// comparisons), so the pipeline asks after every record.
+    pub fn due(&self) -> bool {
+        self.target > self.applied && self.next_due <= self.target
     }
 
     /// [`Correlator::observe_watermark`] then [`Correlator::flush`].
@@ -420,6 +436,7 @@ impl Correlator {
             }
         }
         self.applied = self.target;
+        self.next_due = self.shard_due.iter().copied().fold(i64::MAX, i64::min);
         outputs
     }
 
@@ -438,6 +455,7 @@ impl Correlator {
             firings.extend(r.firings);
             evictions.extend(r.evictions);
             self.shard_stats[i] = r.stats;
+            self.shard_due[i] = r.next_due;
         }
         self.note_evictions(evictions);
         firings

@@ -244,6 +244,21 @@ impl Shard {
         self.pending.push(Reverse(hit));
     }
 
+    /// Earliest event time at which an advance could fire something: the
+    /// oldest buffered hit, or the earliest timer of a window that is judged
+    /// when it closes (sliding windows decide on hits; their timers only
+    /// drop state, which no output depends on). Timers re-armed lazily may
+    /// be early, so this errs early, never late.
+    pub fn next_due(&self, set: &CorrelationSet) -> i64 {
+        let hit = self.pending.peek().map_or(i64::MAX, |Reverse(h)| h.data.time);
+        self.timers
+            .iter()
+            .zip(&set.specs)
+            .filter(|(_, spec)| !spec.window.sliding)
+            .filter_map(|(t, _)| t.peek().map(|Reverse(t)| t.deadline()))
+            .fold(hit, i64::min)
+    }
+
     /// Groups currently holding state.
     pub fn tracked_groups(&self) -> usize {
         self.total

@@ -571,3 +571,94 @@ fn restore_drops_the_state_of_changed_or_removed_rules() {
     assert_eq!(r.groups, 0);
     assert_eq!(r.dropped_rules, vec!["many_fail".to_string(), "then_ok".to_string()]);
 }
+
+/// `due` says when a flush could fire: once the watermark passes a buffered
+/// hit, or the end of a complete window (upper-bounded condition); never
+/// for the expiry of a sliding window, which fires nothing.
+#[test]
+fn due_follows_hits_and_window_ends() {
+    let sliding = single(
+        "fail",
+        corr(
+            "burst",
+            CorrelationType::EventCount,
+            &["fail"],
+            &["user"],
+            60_000,
+            &[(CmpOp::Gte, 2.0)],
+            None,
+        ),
+    );
+    let mut c = Correlator::new(sliding, 2, 1_000, 0);
+    assert!(!c.due(), "nothing yet");
+    assert!(c.push(hit(0, "alice", 10 * S, 1, 0, None)));
+    c.observe_watermark(9 * S);
+    assert!(!c.due(), "the watermark has not reached the hit");
+    c.observe_watermark(10 * S);
+    assert!(c.due(), "the watermark reached the hit");
+    assert!(c.flush().is_empty());
+    assert!(!c.due(), "applied; a sliding window's expiry fires nothing");
+    c.observe_watermark(10 * MIN);
+    assert!(!c.due(), "even past the window's end");
+
+    let complete = single(
+        "fail",
+        corr(
+            "few",
+            CorrelationType::EventCount,
+            &["fail"],
+            &["user"],
+            60_000,
+            &[(CmpOp::Lt, 3.0)],
+            None,
+        ),
+    );
+    let mut c = Correlator::new(complete, 2, 1_000, 0);
+    assert!(c.push(hit(0, "bob", 10 * S, 1, 0, None)));
+    assert!(c.advance(10 * S).is_empty());
+    c.observe_watermark(69 * S);
+    assert!(!c.due(), "the window [10 s, 70 s) is still open");
+    c.observe_watermark(70 * S);
+    assert!(c.due(), "the window closed: it is judged now");
+    assert_eq!(c.flush().len(), 1, "fewer than 3 hits in the window");
+    assert!(!c.due());
+}
+
+/// Flushing only when `due` gives exactly the firings of flushing after
+/// every hit (shuffled within the bound, several shards).
+#[test]
+fn flushing_when_due_loses_nothing() {
+    let set = brute_force_set();
+    let mut hits = Vec::new();
+    for i in 0..40i64 {
+        let user = ["alice", "bob", "carol"][(i % 3) as usize];
+        // Failures (correlation 0), and now and then a success (reference 1 of correlation 1).
+        let ok = u8::from(i % 7 == 6);
+        // Out of order by up to 3 s, within the 5 s bound.
+        let t = i * 20 * S + (i * 7919 % 4) * S;
+        hits.push(hit(ok as u32, user, t, i as u64, ok, None));
+    }
+    let every = run(&set, 3, &hits, 5 * S);
+    let mut c = Correlator::new(set.clone(), 3, 1_000_000, 0);
+    let (mut max, mut out, mut flushes) = (i64::MIN, Vec::new(), 0);
+    for h in &hits {
+        max = max.max(h.data.time);
+        assert!(c.push(h.clone()));
+        c.observe_watermark(max - 5 * S - 1);
+        if c.due() {
+            flushes += 1;
+            out.extend(c.flush());
+        }
+    }
+    out.extend(c.advance(i64::MAX));
+    let due: Vec<_> = out
+        .into_iter()
+        .map(|o| (o.corr, o.group, o.fire.first.0, o.fire.value))
+        .collect();
+    assert!(
+        every.iter().any(|f| f.0 == 0) && every.iter().any(|f| f.0 == 1),
+        "{every:?}"
+    );
+    assert_eq!(due, every);
+    assert!(flushes < hits.len(), "not a flush per hit: {flushes}");
+}

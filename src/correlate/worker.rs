@@ -37,6 +37,8 @@ pub struct Reply {
     pub firings: Vec<Firing>,
     pub evictions: Vec<Evictions>,
     pub stats: ShardStats,
+    /// [`super::shard::Shard::next_due`] after the command.
+    pub next_due: i64,
     /// For [`Cmd::Image`]: the encoded [`super::shard::ShardImageRef`].
     pub image: Option<Result<Vec<u8>, postcard::Error>>,
 }
@@ -64,6 +66,7 @@ impl Worker {
                                 firings,
                                 evictions: shard.take_evictions(),
                                 stats: shard.stats.clone(),
+                                next_due: shard.next_due(&set),
                                 image: None,
                             };
                             if replies.send(reply).is_err() {
@@ -75,6 +78,7 @@ impl Worker {
                                 firings: Vec::new(),
                                 evictions: Vec::new(),
                                 stats: shard.stats.clone(),
+                                next_due: shard.next_due(&set),
                                 image: Some(postcard::to_allocvec(&shard.image())),
                             };
                             if replies.send(reply).is_err() {

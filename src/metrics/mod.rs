@@ -28,6 +28,9 @@ pub struct Metrics {
     alert_latency_ms: Mutex<Histogram<u64>>,
     /// Time to apply one correlation flush and emit its alerts, microseconds.
     batch_us: Mutex<Histogram<u64>>,
+    /// From a commit point to its offsets committed (output, then the
+    /// checkpoint, acknowledged), microseconds.
+    commit_us: Mutex<Histogram<u64>>,
     /// Consumer lag per (topic, partition), from librdkafka statistics.
     lag: Mutex<BTreeMap<(String, i32), i64>>,
     /// Pipeline watermark, ns since the epoch (`i64::MIN`: none yet).
@@ -72,6 +75,7 @@ impl Metrics {
             pipeline: Mutex::default(),
             alert_latency_ms: histogram(MAX_LATENCY_MS),
             batch_us: histogram(3_600_000_000),
+            commit_us: histogram(3_600_000_000),
             lag: Mutex::default(),
             watermark_ns: AtomicI64::new(i64::MIN),
             broker_ok: AtomicBool::new(true),
@@ -96,6 +100,11 @@ impl Metrics {
     pub fn batch_done(&self, took: std::time::Duration) {
         let us = (took.as_micros() as u64).max(1);
         lock(&self.batch_us).saturating_record(us);
+    }
+
+    pub fn commit_done(&self, took: std::time::Duration) {
+        let us = (took.as_micros() as u64).max(1);
+        lock(&self.commit_us).saturating_record(us);
     }
 
     pub fn set_lag(&self, lag: BTreeMap<(String, i32), i64>) {
@@ -302,6 +311,13 @@ impl Metrics {
             "tocsin_batch_seconds",
             "Applying one correlation flush and emitting its alerts.",
             &lock(&self.batch_us),
+            1e-6,
+        );
+        summary(
+            o,
+            "tocsin_commit_seconds",
+            "From a commit point to its offsets committed: output, then checkpoint, acknowledged (Kafka input).",
+            &lock(&self.commit_us),
             1e-6,
         );
     }

@@ -120,10 +120,16 @@ pub const PROFILE_EVERY: u64 = 1024;
 /// shard threads, so it is amortised over many records.
 pub const FLUSH_EVERY: usize = 4096;
 
-/// Longest a flush waits while records keep arriving: correlation alerts
-/// wait up to this after the watermark passes them (a flush is one barrier
-/// over the shard threads, tens of microseconds).
+/// Longest a flush waits while records keep arriving (log-quality periods
+/// are judged at flushes; correlation firings use [`FLUSH_MIN_GAP`]).
 pub const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Once the watermark has passed something that may fire
+/// ([`crate::correlate::Correlator::due`]), the flush runs as soon as this
+/// much time has passed since the previous one: correlation alerts wait at
+/// most this after their watermark, and a busy stream pays at most one
+/// barrier over the shard threads per gap (benches/README.md, "Latency").
+pub const FLUSH_MIN_GAP: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// An alert whose suppression period is running: its first firing and what
 /// later firings folded in (the alert is rebuilt from these, so a checkpoint
@@ -379,10 +385,15 @@ impl Processor {
             .observe(partition, time_ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64);
         self.core.observe_watermark();
         self.core.since_flush += 1;
-        // Count for throughput; time (checked every 64 records) so a slow
-        // stream still gets its correlation alerts within ~FLUSH_AFTER.
-        let due = self.core.since_flush >= FLUSH_EVERY
-            || (self.core.since_flush.is_multiple_of(64) && self.core.last_flush.elapsed() >= FLUSH_AFTER);
+        // Count for throughput; the watermark passing a hit or window end
+        // (checked every 8 records, a clock read) for correlation latency;
+        // time (every 64) for the periodic work. A lull flushes too (sources).
+        let since = self.core.since_flush;
+        let due = since >= FLUSH_EVERY
+            || (since.is_multiple_of(8)
+                && self.core.correlator.due()
+                && self.core.last_flush.elapsed() >= FLUSH_MIN_GAP)
+            || (since.is_multiple_of(64) && self.core.last_flush.elapsed() >= FLUSH_AFTER);
         if due {
             self.core.flush(out)?;
         }

@@ -12,6 +12,7 @@
 //! producer is transactional: output and consumed offsets commit together in
 //! [`KafkaOutput::commit_transaction`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -28,22 +29,36 @@ use crate::alert::format::AlertRenderer;
 use crate::alert::Alert;
 use crate::event::Position;
 
-/// Counts failed deliveries; the first error is kept for the report.
+/// Output epochs tracked at once (a ring of in-flight counters): the source
+/// keeps fewer commit points than this waiting for acknowledgement.
+pub const EPOCHS: usize = 8;
+
+/// The counter slot of checkpoint records (state topic), apart from output.
+const STATE_SLOT: usize = EPOCHS;
+
+/// Counts failed deliveries (the first error is kept for the report) and
+/// messages in flight per output epoch and for checkpoints: a commit point
+/// learns that everything before it is acknowledged without waiting for it.
 #[derive(Default)]
 pub struct Deliveries {
     failed: Mutex<(u64, Option<String>)>,
+    in_flight: [AtomicU64; EPOCHS + 1],
 }
 
 impl ClientContext for Deliveries {}
 
 impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
+    /// The counter slot of the message ([`KafkaOutput::close_epoch`]).
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+    fn delivery(&self, result: &DeliveryResult<'_>, slot: usize) {
         if let Err((e, _)) = result {
             let mut f = self.failed.lock().unwrap_or_else(|p| p.into_inner());
             f.0 += 1;
             f.1.get_or_insert_with(|| e.to_string());
+        }
+        if let Some(n) = self.in_flight.get(slot) {
+            n.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
@@ -71,6 +86,8 @@ pub struct KafkaOutput {
     /// Format (and signing) of alert messages: unsigned JSON unless [`KafkaOutput::with_renderer`].
     renderer: AlertRenderer,
     key: String,
+    /// Output sent now belongs to this epoch (its slot: `epoch % EPOCHS`).
+    epoch: u64,
     pub alerts: u64,
     pub dead_letters: u64,
 }
@@ -117,6 +134,7 @@ impl KafkaOutput {
             buf: Vec::with_capacity(2048),
             renderer: AlertRenderer::default(),
             key: String::new(),
+            epoch: 0,
             alerts: 0,
             dead_letters: 0,
         })
@@ -149,7 +167,44 @@ impl KafkaOutput {
         self.delivery_errors()
     }
 
-    fn delivery_errors(&self) -> Result<(), SinkError> {
+    /// Ends the current output epoch and returns it: what is sent from now
+    /// on belongs to the next. [`KafkaOutput::epoch_acknowledged`] tells when
+    /// the returned epoch's messages are all acknowledged. Waits (up to
+    /// `timeout`) only if the next epoch's slot is still busy from
+    /// [`EPOCHS`] epochs ago.
+    pub fn close_epoch(&mut self, timeout: Duration) -> Result<u64, SinkError> {
+        let closed = self.epoch;
+        self.epoch += 1;
+        let next = &self.producer.context().in_flight[self.slot()];
+        let deadline = std::time::Instant::now() + timeout;
+        while next.load(Ordering::Acquire) > 0 {
+            if std::time::Instant::now() >= deadline {
+                return Err(SinkError::Flush(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)));
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        Ok(closed)
+    }
+
+    /// Whether every message of `epoch` (one of the last [`EPOCHS`] closed)
+    /// has been acknowledged or failed ([`KafkaOutput::delivery_errors`]).
+    pub fn epoch_acknowledged(&self, epoch: u64) -> bool {
+        self.producer.context().in_flight[(epoch % EPOCHS as u64) as usize].load(Ordering::Acquire) == 0
+    }
+
+    /// Whether every checkpoint record sent ([`KafkaOutput::send_keyed`]) has
+    /// been acknowledged or failed.
+    pub fn checkpoint_acknowledged(&self) -> bool {
+        self.producer.context().in_flight[STATE_SLOT].load(Ordering::Acquire) == 0
+    }
+
+    fn slot(&self) -> usize {
+        (self.epoch % EPOCHS as u64) as usize
+    }
+
+    /// Deliveries that failed since the last call: output that may not be on
+    /// the broker, so input must not be committed past it.
+    pub fn delivery_errors(&self) -> Result<(), SinkError> {
         let mut f = self.producer.context().failed.lock().unwrap_or_else(|p| p.into_inner());
         if f.0 > 0 {
             let (count, first) = std::mem::take(&mut *f);
@@ -183,7 +238,7 @@ impl KafkaOutput {
     /// of a topic: checkpoints ([`super::state`]), whose records must stay in
     /// order. In the open transaction if there is one.
     pub fn send_keyed(&self, topic: &str, key: &str, payload: Option<&[u8]>) -> std::io::Result<()> {
-        let mut record = BaseRecord::to(topic).key(key).partition(0);
+        let mut record = BaseRecord::with_opaque_to(topic, STATE_SLOT).key(key).partition(0);
         if let Some(p) = payload {
             record = record.payload(p);
         }
@@ -191,9 +246,12 @@ impl KafkaOutput {
     }
 
     /// Sends, waiting for room when the producer's queue is full (backpressure).
-    fn send(&self, record: BaseRecord<'_, str, [u8]>) -> std::io::Result<()> {
+    fn send(&self, record: BaseRecord<'_, str, [u8], usize>) -> std::io::Result<()> {
         let mut record = record;
         let mut waited = 0u32;
+        let in_flight = &self.producer.context().in_flight[record.delivery_opaque.min(STATE_SLOT)];
+        // Counted before it can be delivered; uncounted if never enqueued.
+        in_flight.fetch_add(1, Ordering::AcqRel);
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
@@ -209,7 +267,10 @@ impl KafkaOutput {
                     }
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err((e, _)) => return Err(std::io::Error::other(e)),
+                Err((e, _)) => {
+                    in_flight.fetch_sub(1, Ordering::AcqRel);
+                    return Err(std::io::Error::other(e));
+                }
             }
         }
     }
@@ -225,7 +286,7 @@ impl Output for KafkaOutput {
             self.key.push('\u{1f}');
             self.key.push_str(v.as_str().unwrap_or_default());
         }
-        let record = BaseRecord::to(&self.alerts_topic)
+        let record = BaseRecord::with_opaque_to(&self.alerts_topic, self.slot())
             .key(self.key.as_str())
             .payload(&self.buf[..]);
         self.send(record)?;
@@ -259,7 +320,7 @@ impl Output for KafkaOutput {
                     .insert(header("tocsin.source.line", &line.to_string()));
             }
         }
-        let record = BaseRecord::to(&self.dead_letter_topic)
+        let record = BaseRecord::with_opaque_to(&self.dead_letter_topic, self.slot())
             .payload(&raw[..])
             .headers(headers);
         self.send(record)?;

@@ -26,7 +26,7 @@
 //! silent for `idle_timeout` stops holding it back. Broker trouble is logged
 //! and retried by librdkafka, never a crash: the loop keeps polling.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,7 +42,7 @@ use crate::detector::Detector;
 use crate::event::Position;
 use crate::metrics::Metrics;
 use crate::pipeline::{CheckpointError, Processor};
-use crate::sink::kafka::{KafkaOutput, SinkError};
+use crate::sink::kafka::{KafkaOutput, SinkError, EPOCHS};
 use crate::sink::state::{StateError, StateTopic};
 
 /// What the consumer loop needs besides the processor and the sink.
@@ -157,6 +157,9 @@ struct Work {
     changes: Vec<(Tp, bool)>,
     /// A commit that failed inside the callback, for the loop to report.
     failed: Option<SourceError>,
+    /// Periodic commit points waiting for their output (then their
+    /// checkpoint) to be acknowledged, oldest first ([`Work::commit_point`]).
+    pending: VecDeque<PendingCommit>,
     commits: u64,
     /// Messages processed since the last commit.
     dirty: bool,
@@ -168,7 +171,85 @@ struct Work {
     timeout: Duration,
 }
 
+/// A periodic commit point of the at-least-once mode, taken without waiting:
+/// its output epoch, the state encoded then and the offsets it covers.
+struct PendingCommit {
+    epoch: u64,
+    /// The checkpoint, until it is sent (after the epoch's acknowledgement).
+    state: Option<Vec<u8>>,
+    offsets: BTreeMap<Tp, i64>,
+    /// The checkpoint (if any) has been sent; waiting for its acknowledgement.
+    saved: bool,
+    taken: Instant,
+}
+
+/// Commit points waiting at once; at this many the next one is skipped (the
+/// broker is not acknowledging: nothing more is committed until it does).
+const MAX_PENDING: usize = EPOCHS - 2;
+
 impl Work {
+    /// The periodic commit point of the at-least-once mode, without stalling
+    /// the loop (a synchronous one waited for two round trips of
+    /// acknowledgements: 30–100 ms of reading nothing every second,
+    /// benches/README.md "Latency"). Same order as [`Work::commit`], driven by
+    /// [`Work::drive_commits`]: the output emitted up to here is
+    /// acknowledged → the checkpoint taken here is sent and acknowledged →
+    /// the offsets are committed. Returns false when too many commit points
+    /// are still waiting (nothing is taken; the caller reports it).
+    fn commit_point(&mut self) -> Result<bool, SourceError> {
+        if self.pending.len() >= MAX_PENDING {
+            return Ok(false);
+        }
+        let state = self.proc_state()?;
+        let epoch = self.out.close_epoch(self.timeout)?;
+        self.pending.push_back(PendingCommit {
+            epoch,
+            state,
+            offsets: self.offsets.clone(),
+            saved: false,
+            taken: Instant::now(),
+        });
+        self.dirty = false;
+        self.committed_output = (self.out.alerts, self.out.dead_letters);
+        Ok(true)
+    }
+
+    /// Moves waiting commit points on as their output is acknowledged;
+    /// returns how many were committed. Cheap when nothing is waiting.
+    fn drive_commits(&mut self, consumer: &BaseConsumer<Context>) -> Result<usize, SourceError> {
+        if self.pending.is_empty() {
+            return Ok(0);
+        }
+        self.out.delivery_errors()?;
+        let mut done = 0;
+        while let Some(front) = self.pending.front_mut() {
+            if !front.saved {
+                if !self.out.epoch_acknowledged(front.epoch) {
+                    break;
+                }
+                if let (Some(bytes), Some(state)) = (front.state.take(), &mut self.state) {
+                    let size = state.save(&self.out, &front.offsets, bytes)?;
+                    tracing::debug!(bytes = size, topic = state.topic(), "checkpoint written");
+                }
+                front.saved = true;
+            }
+            if !self.out.checkpoint_acknowledged() {
+                break;
+            }
+            let tpl = offsets_tpl(&front.offsets);
+            if tpl.count() > 0 {
+                consumer.commit(&tpl, CommitMode::Async).map_err(SourceError::Commit)?;
+            }
+            if let Some(m) = self.proc.metrics() {
+                m.commit_done(front.taken.elapsed());
+            }
+            self.commits += 1;
+            self.pending.pop_front();
+            done += 1;
+        }
+        Ok(done)
+    }
+
     /// The commit point, in this order: apply what the watermark passed and
     /// emit it, checkpoint the state with the offsets it covers, make all of
     /// it durable (flush, or the transaction commit that also commits the
@@ -183,6 +264,10 @@ impl Work {
         timeout: Duration,
         mode: CommitMode,
     ) -> Result<(), SourceError> {
+        let started = std::time::Instant::now();
+        // Waiting periodic commit points are superseded: this one covers
+        // everything they did (its flush waits for all their output).
+        self.pending.clear();
         if self.out.is_transactional() {
             self.checkpoint()?;
             let group = consumer.group_metadata().ok_or(SourceError::NoGroupMetadata)?;
@@ -201,6 +286,9 @@ impl Work {
             if tpl.count() > 0 {
                 consumer.commit(&tpl, mode).map_err(SourceError::Commit)?;
             }
+        }
+        if let Some(m) = self.proc.metrics() {
+            m.commit_done(started.elapsed());
         }
         self.commits += 1;
         self.dirty = false;
@@ -467,21 +555,21 @@ impl KafkaSource {
             }
             // Nothing read and nothing emitted since the last commit: no
             // checkpoint or transaction to write (an idle stream costs nothing).
+            if w.drive_commits(&consumer)? > 0 && unavailable.take().is_some() {
+                tracing::info!("broker reachable again; output acknowledged and offsets committed");
+            }
             if last_commit.elapsed() >= self.commit_interval && w.needs_commit() {
-                let timeout = self.commit_interval.max(Duration::from_secs(10));
-                match w.commit(&consumer, timeout, CommitMode::Async) {
-                    Ok(()) => {
-                        if unavailable.take().is_some() {
-                            tracing::info!("broker reachable again; output acknowledged and offsets committed");
-                        }
-                    }
+                if w.out.is_transactional() {
+                    let timeout = self.commit_interval.max(Duration::from_secs(10));
+                    w.commit(&consumer, timeout, CommitMode::Async)?;
+                } else if !w.commit_point()? && unavailable.is_none() {
                     // The broker is unreachable: the producer keeps retrying
                     // (no message timeout); nothing is committed until it is back.
-                    Err(SourceError::Sink(SinkError::Flush(e))) if !w.out.is_transactional() => {
-                        tracing::warn!(error = %e, "output not acknowledged (broker unreachable?); offsets not committed, retrying");
-                        unavailable.get_or_insert_with(Instant::now);
-                    }
-                    Err(e) => return Err(e),
+                    tracing::warn!(
+                        waiting = MAX_PENDING,
+                        "output not acknowledged (broker unreachable?); offsets not committed, retrying"
+                    );
+                    unavailable = Some(Instant::now());
                 }
                 last_commit = Instant::now();
             }
@@ -520,6 +608,7 @@ impl KafkaSource {
             resume,
             changes: Vec::new(),
             failed: None,
+            pending: VecDeque::new(),
             commits: 0,
             dirty: false,
             committed_output: (0, 0),
