@@ -14,8 +14,17 @@ use crate::matcher::scalar::Text;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Position {
-    File { file: String, line: u64 },
-    Kafka { topic: String, partition: i32, offset: i64 },
+    File {
+        file: String,
+        line: u64,
+    },
+    /// The topic is shared: every message of a partition names it without
+    /// allocating.
+    Kafka {
+        topic: std::sync::Arc<str>,
+        partition: i32,
+        offset: i64,
+    },
 }
 
 impl fmt::Display for Position {

@@ -1312,3 +1312,62 @@ fn rules_reload_on_change_and_sighup_keeping_window_state() {
     e.wait_for(20, "reloaded after the fix", || reloads("rules reloaded") >= 2);
     e.terminate();
 }
+
+/// One partition keeps streaming while the others fall silent: the silent
+/// ones (caught up, nothing for `idle_timeout`) stop holding the watermark
+/// back although the consumer never runs dry, so Alice's brute force fires
+/// while the stream goes on — not only when it pauses.
+#[test]
+fn silent_partitions_among_a_busy_one_go_idle() {
+    let cluster = Cluster::start(&["winlogbeat", "winlogbeat-dc2", "alerts", "dead-letters"]);
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!("brokers = \"{}\"", cluster.bootstrap);
+    let config = config_text("kt-idle", &extra).replace("idle_timeout = \"10s\"", "idle_timeout = \"1s\"");
+    let w = INPUT[0];
+    let rec = |partition: i32, payload: Vec<u8>| In {
+        topic: w,
+        partition,
+        key: format!("host{partition}"),
+        payload,
+        late_batch: false,
+    };
+    let mut attack: Vec<In> = (0..5).map(|i| rec(0, logon(i * 10, FAIL, "alice"))).collect();
+    attack.push(rec(0, logon(60, OK, "alice")));
+    cluster.produce(&attack);
+    let mut e = Engine::start(dir.path(), "idle", &config);
+
+    // Logoffs (matching no rule) on partition 1, about every 20 ms, event
+    // time running from 09:05 on: the consumer always has something to read.
+    let stop = AtomicBool::new(false);
+    let fired = std::thread::scope(|s| {
+        let feeder = s.spawn(|| {
+            let mut t = 300;
+            while !stop.load(Ordering::Relaxed) {
+                cluster.produce(&[rec(1, logon(t, 4634, "svc"))]);
+                t += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            t - 300
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut fired = false;
+        while !fired && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(250));
+            fired = read_all(&cluster.bootstrap, "alerts")
+                .unwrap()
+                .iter()
+                .any(|r| json(r)["rule"]["id"] == "brute-then-success");
+        }
+        stop.store(true, Ordering::Relaxed);
+        let sent = feeder.join().unwrap();
+        assert!(sent > 20, "the feeder kept the stream busy ({sent} records)");
+        fired
+    });
+    let log = e.log();
+    e.wait_for(5, "the engine still running", || true);
+    e.terminate();
+    assert!(
+        fired,
+        "no brute-force alert while partition 1 kept streaming: the silent partitions held the watermark\n{log}"
+    );
+}

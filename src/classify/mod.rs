@@ -74,7 +74,9 @@ impl Source {
     /// lists topics only takes records of those topics; files go to any source.
     pub fn reads(&self, pos: &crate::event::Position) -> bool {
         match pos {
-            crate::event::Position::Kafka { topic, .. } => self.topics.is_empty() || self.topics.contains(topic),
+            crate::event::Position::Kafka { topic, .. } => {
+                self.topics.is_empty() || self.topics.iter().any(|t| **t == **topic)
+            }
             crate::event::Position::File { .. } => true,
         }
     }

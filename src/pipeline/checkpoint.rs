@@ -121,7 +121,7 @@ impl Processor {
 fn partition_id(p: &Position) -> PartitionId {
     match p {
         Position::File { file, .. } => PartitionId::File(file.clone()),
-        Position::Kafka { topic, partition, .. } => PartitionId::Kafka(topic.clone(), *partition),
+        Position::Kafka { topic, partition, .. } => PartitionId::Kafka(topic.to_string(), *partition),
     }
 }
 
@@ -129,7 +129,7 @@ fn position(id: PartitionId) -> Position {
     match id {
         PartitionId::File(file) => Position::File { file, line: 0 },
         PartitionId::Kafka(topic, partition) => Position::Kafka {
-            topic,
+            topic: topic.into(),
             partition,
             offset: 0,
         },

@@ -44,6 +44,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{CheckpointError, Processor};
 use crate::sink::kafka::{KafkaOutput, SinkError, EPOCHS};
 use crate::sink::state::{StateError, StateTopic};
+use crate::source::partitions::{Partitions, Seen, Tp};
 
 /// What the consumer loop needs besides the processor and the sink.
 #[derive(Clone, Debug)]
@@ -106,7 +107,8 @@ pub enum SourceError {
     NoGroupMetadata,
 }
 
-type Tp = (String, i32);
+/// How often the loop looks for partitions gone idle, busy or not.
+const SWEEP_EVERY: Duration = Duration::from_millis(100);
 
 /// Consumer errors: at most one log line per this period.
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(5);
@@ -147,8 +149,9 @@ impl ErrorLog {
 struct Work {
     proc: Processor,
     out: KafkaOutput,
-    /// Next offset to read per topic-partition: what a commit covers.
-    offsets: BTreeMap<Tp, i64>,
+    /// Assigned topic-partitions: next offset to read (what a commit
+    /// covers) and activity.
+    parts: Partitions,
     /// Checkpoints, when the rule set has correlation state.
     state: Option<StateTopic>,
     /// Where each partition resumes: the restored checkpoint's offsets.
@@ -205,7 +208,7 @@ impl Work {
         self.pending.push_back(PendingCommit {
             epoch,
             state,
-            offsets: self.offsets.clone(),
+            offsets: self.parts.offsets(),
             saved: false,
             taken: Instant::now(),
         });
@@ -272,7 +275,7 @@ impl Work {
             self.checkpoint()?;
             let group = consumer.group_metadata().ok_or(SourceError::NoGroupMetadata)?;
             self.out
-                .commit_transaction(&offsets_tpl(&self.offsets), &group, timeout)?;
+                .commit_transaction(&offsets_tpl(&self.parts.offsets()), &group, timeout)?;
         } else {
             // Output first, then the checkpoint that claims it was written:
             // a checkpoint never becomes durable ahead of the alerts it covers.
@@ -282,7 +285,7 @@ impl Work {
                 self.save(bytes)?;
                 self.out.flush(timeout)?;
             }
-            let tpl = offsets_tpl(&self.offsets);
+            let tpl = offsets_tpl(&self.parts.offsets());
             if tpl.count() > 0 {
                 consumer.commit(&tpl, mode).map_err(SourceError::Commit)?;
             }
@@ -314,7 +317,7 @@ impl Work {
 
     fn save(&mut self, bytes: Vec<u8>) -> Result<(), SourceError> {
         if let Some(state) = &mut self.state {
-            let size = state.save(&self.out, &self.offsets, bytes)?;
+            let size = state.save(&self.out, &self.parts.offsets(), bytes)?;
             tracing::debug!(bytes = size, topic = state.topic(), "checkpoint written");
         }
         Ok(())
@@ -428,10 +431,11 @@ impl Context {
             .map(|e| (e.topic().to_string(), e.partition()))
             .collect();
         for tp in parts {
+            let i = w.parts.index(&tp.0, tp.1);
             if let Some(&next) = w.resume.get(&tp) {
                 match tpl.set_partition_offset(&tp.0, tp.1, Offset::Offset(next)) {
                     Ok(()) => {
-                        w.offsets.insert(tp.clone(), next);
+                        w.parts.get_mut(i).next = Some(next);
                     }
                     Err(e) => {
                         tracing::error!(error = %e, topic = %tp.0, partition = tp.1, "resuming at the checkpoint")
@@ -456,7 +460,7 @@ impl Context {
                 partitions = revoked.len(),
                 "assignment lost (group session expired); rejoining, work since the last commit will be replayed"
             );
-        } else if w.dirty && revoked.iter().any(|tp| w.offsets.contains_key(tp)) {
+        } else if w.dirty && revoked.iter().any(|tp| w.parts.has_offset(&tp.0, tp.1)) {
             let timeout = w.timeout;
             match w.commit(consumer, timeout, CommitMode::Sync) {
                 Ok(()) => tracing::info!(partitions = revoked.len(), "committed revoked partitions"),
@@ -468,7 +472,7 @@ impl Context {
             }
         }
         for tp in revoked {
-            w.offsets.remove(&tp);
+            w.parts.remove(&tp.0, tp.1);
             w.changes.push((tp, false));
         }
     }
@@ -496,7 +500,7 @@ impl KafkaSource {
         let consumer = self.consumer(work.clone())?;
         let mut stats = SourceStats::default();
         let mut last_commit = Instant::now();
-        let mut last_seen: BTreeMap<Tp, Instant> = BTreeMap::new();
+        let mut last_sweep = Instant::now();
         let mut remaining = self.stop_at.clone();
         let mut errors = ErrorLog::default();
         let mut unavailable: Option<Instant> = None;
@@ -509,7 +513,7 @@ impl KafkaSource {
             if let Some(e) = w.failed.take() {
                 return Err(e);
             }
-            let assigned = track_assignment(&mut w, &mut last_seen);
+            let assigned = track_assignment(&mut w);
             if let Some(r) = remaining.as_mut() {
                 skip_consumed(&consumer, &assigned, &w.resume, r);
             }
@@ -520,12 +524,16 @@ impl KafkaSource {
                             m.set_broker_ok(true);
                         }
                     }
-                    self.process(&mut w, &msg, &mut last_seen)?;
+                    let i = self.process(&mut w, &msg)?;
                     stats.messages += 1;
                     if let Some(r) = remaining.as_mut() {
-                        let tp = (msg.topic().to_string(), msg.partition());
-                        if r.get(&tp).is_some_and(|&end| msg.offset() + 1 >= end) {
-                            r.remove(&tp);
+                        let p = w.parts.get_mut(i);
+                        let end = match p.end {
+                            Some(end) => end,
+                            None => *p.end.insert(r.get(&p.tp()).copied().unwrap_or(i64::MAX)),
+                        };
+                        if msg.offset() + 1 >= end {
+                            r.remove(&p.tp());
                         }
                     }
                 }
@@ -544,21 +552,25 @@ impl KafkaSource {
                 // A lull ends a batch: what the watermark has passed fires now,
                 // not at the next commit.
                 None => {
-                    let Work { proc, caught_up, .. } = &mut *w;
-                    self.mark_idle(proc, &last_seen, caught_up);
                     let Work { proc, out, .. } = &mut *w;
                     proc.flush(out)?;
                 }
             }
+            // One clock read per message, for the sweep and the commit point.
+            let now = Instant::now();
+            if now.duration_since(last_sweep) >= SWEEP_EVERY {
+                last_sweep = now;
+                self.sweep_idle(&mut w, now);
+            }
             if let Some(detector) = self.rule_updates.take() {
-                swap_rules(&mut w, detector, &mut last_seen)?;
+                swap_rules(&mut w, detector)?;
             }
             // Nothing read and nothing emitted since the last commit: no
             // checkpoint or transaction to write (an idle stream costs nothing).
             if w.drive_commits(&consumer)? > 0 && unavailable.take().is_some() {
                 tracing::info!("broker reachable again; output acknowledged and offsets committed");
             }
-            if last_commit.elapsed() >= self.commit_interval && w.needs_commit() {
+            if now.duration_since(last_commit) >= self.commit_interval && w.needs_commit() {
                 if w.out.is_transactional() {
                     let timeout = self.commit_interval.max(Duration::from_secs(10));
                     w.commit(&consumer, timeout, CommitMode::Async)?;
@@ -603,7 +615,7 @@ impl KafkaSource {
         Ok(Work {
             proc,
             out,
-            offsets: BTreeMap::new(),
+            parts: Partitions::default(),
             state,
             resume,
             changes: Vec::new(),
@@ -617,31 +629,21 @@ impl KafkaSource {
         })
     }
 
-    fn process(
-        &self,
-        w: &mut Work,
-        msg: &BorrowedMessage<'_>,
-        last_seen: &mut BTreeMap<Tp, Instant>,
-    ) -> Result<(), SourceError> {
-        let tp = (msg.topic().to_string(), msg.partition());
-        let pos = Position::Kafka {
-            topic: tp.0.clone(),
-            partition: tp.1,
-            offset: msg.offset(),
-        };
+    /// One message through the pipeline; returns its partition's index.
+    /// No allocation of its own: the partition table shares the topic name.
+    fn process(&self, w: &mut Work, msg: &BorrowedMessage<'_>) -> Result<usize, SourceError> {
+        let i = w.parts.index(msg.topic(), msg.partition());
+        let woke = w.parts.received(i, msg.offset()) == Seen::Woke;
+        let pos = w.parts.get(i).position(msg.offset());
+        if woke {
+            w.proc.set_idle(&pos, false);
+        }
         let payload = msg.payload().unwrap_or_default();
         let transport_ns = msg.timestamp().to_millis().map(|ms| ms as i128 * 1_000_000);
-        // Only a partition marked idle needs waking: no per-message watermark work.
-        if let Some(seen) = last_seen.insert(tp.clone(), Instant::now()) {
-            if seen.elapsed() >= self.idle_timeout {
-                w.proc.set_idle(&pos, false);
-            }
-        }
-        let Work { proc, out, offsets, .. } = w;
+        let Work { proc, out, .. } = w;
         proc.process(payload, payload.len(), pos, transport_ns, out)?;
-        offsets.insert(tp, msg.offset() + 1);
         w.dirty = true;
-        Ok(())
+        Ok(i)
     }
 
     /// Shutdown or end of replay: emit what is due, checkpoint, commit.
@@ -699,28 +701,21 @@ impl KafkaSource {
         Ok(consumer)
     }
 
-    /// Partitions caught up to their end and silent for `idle_timeout` stop
-    /// holding the watermark back. Silence alone is not enough: a partition
-    /// whose first fetch is slow (a busy broker) is silent but behind, and
-    /// marking it idle would make its events late.
-    fn mark_idle(&self, proc: &mut Processor, last_seen: &BTreeMap<Tp, Instant>, caught_up: &BTreeSet<Tp>) {
-        for ((topic, partition), seen) in last_seen {
-            let tp = (topic.clone(), *partition);
-            if seen.elapsed() >= self.idle_timeout && caught_up.contains(&tp) {
-                let pos = Position::Kafka {
-                    topic: topic.clone(),
-                    partition: *partition,
-                    offset: 0,
-                };
-                proc.set_idle(&pos, true);
-            }
+    /// Partitions caught up and silent for `idle_timeout` stop holding the
+    /// watermark back ([`Partitions::sweep`]).
+    fn sweep_idle(&self, w: &mut Work, now: Instant) {
+        let Work {
+            parts, proc, caught_up, ..
+        } = w;
+        for p in parts.sweep(now, self.idle_timeout, caught_up) {
+            proc.set_idle(&p.position(0), true);
         }
     }
 }
 
 /// Swaps in a reloaded rule set; the partitions assigned now hold the
 /// watermark again from this moment (the restored state starts them idle).
-fn swap_rules(w: &mut Work, detector: Arc<Detector>, last_seen: &mut BTreeMap<Tp, Instant>) -> Result<(), SourceError> {
+fn swap_rules(w: &mut Work, detector: Arc<Detector>) -> Result<(), SourceError> {
     let Work { proc, out, .. } = w;
     let metrics = proc.metrics();
     match proc.reload(detector, out) {
@@ -734,16 +729,13 @@ fn swap_rules(w: &mut Work, detector: Arc<Detector>, last_seen: &mut BTreeMap<Tp
         }
         Err(e) => return Err(e.into()),
     }
-    for ((topic, partition), seen) in last_seen.iter_mut() {
-        let pos = Position::Kafka {
-            topic: topic.clone(),
-            partition: *partition,
-            offset: 0,
-        };
-        w.proc.partition(&pos);
-        w.proc.set_idle(&pos, false);
-        *seen = Instant::now();
+    let Work { parts, proc, .. } = w;
+    for p in parts.iter() {
+        let pos = p.position(0);
+        proc.partition(&pos);
+        proc.set_idle(&pos, false);
     }
+    parts.reset_activity(Instant::now());
     Ok(())
 }
 
@@ -751,22 +743,19 @@ fn swap_rules(w: &mut Work, detector: Arc<Detector>, last_seen: &mut BTreeMap<Tp
 /// delivers or goes idle), so events of a partition that is slow to deliver
 /// are not late merely because another partition came first. A revoked one
 /// stops holding it. Returns the partitions newly assigned.
-fn track_assignment(w: &mut Work, last_seen: &mut BTreeMap<Tp, Instant>) -> Vec<Tp> {
+fn track_assignment(w: &mut Work) -> Vec<Tp> {
     let changes = std::mem::take(&mut w.changes);
     let mut new = Vec::new();
     for ((topic, partition), assigned) in changes {
         let pos = Position::Kafka {
-            topic: topic.clone(),
+            topic: topic.as_str().into(),
             partition,
             offset: 0,
         };
         w.proc.partition(&pos);
         w.proc.set_idle(&pos, !assigned);
         if assigned {
-            last_seen.insert((topic.clone(), partition), Instant::now());
             new.push((topic, partition));
-        } else {
-            last_seen.remove(&(topic, partition));
         }
     }
     new

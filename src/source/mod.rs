@@ -5,4 +5,5 @@
 pub mod embedded;
 pub mod file;
 pub mod kafka;
+pub mod partitions;
 pub mod topic;
