@@ -87,6 +87,8 @@ pub enum Check {
     UtcTimestamp,
     /// Events carrying a secret, found by the redactor's detectors.
     SecretScan,
+    /// A source quiet for longer than its `max_silence`.
+    SourceSilence,
 }
 
 impl Check {
@@ -95,6 +97,7 @@ impl Check {
             Check::RequiredField => "required field",
             Check::UtcTimestamp => "UTC timestamp",
             Check::SecretScan => "secret scan",
+            Check::SourceSilence => "source silence",
         }
     }
 }
@@ -230,7 +233,7 @@ fn check_monitor(r: &Requirement, m: &Monitor) -> Result<(), String> {
                 return Err(format!("checked field `{f}` is not one of the requirement's fields"));
             }
         }
-        Check::UtcTimestamp | Check::SecretScan if !m.fields.is_empty() => {
+        Check::UtcTimestamp | Check::SecretScan | Check::SourceSilence if !m.fields.is_empty() => {
             return Err(format!("a `{}` check takes no fields", m.check.as_str()));
         }
         _ => {}
