@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::ast::CorrelationRule;
+use crate::rules::ast::{CorrelationRule, Modifier, Value};
 use crate::rules::{LoadedRules, Rule};
 
 /// The tag namespace a rule uses to declare what it covers.
@@ -261,7 +261,9 @@ pub struct RuleRef {
     /// `detection` or `correlation`.
     pub kind: &'static str,
     pub file: String,
-    /// Event fields the rule reads (as written in the rule).
+    /// Event fields the rule reads, as written in the rule: its detection's
+    /// fields (and `fieldref` targets); a correlation's group-by (through its
+    /// aliases) and counted field.
     pub fields: Vec<String>,
 }
 
@@ -434,14 +436,23 @@ pub fn report(requirements: Vec<Requirement>, rules: &LoadedRules) -> Report {
 }
 
 fn detection_ref(r: &Rule) -> RuleRef {
-    let fields: BTreeSet<String> = r
+    let mut fields: BTreeSet<String> = BTreeSet::new();
+    for item in r
         .detection
         .identifiers
         .iter()
         .flat_map(|s| &s.groups)
         .flat_map(|g| &g.items)
-        .filter_map(|i| i.field.clone())
-        .collect();
+    {
+        fields.extend(item.field.clone());
+        // `a|fieldref: b` reads field b too.
+        if item.has(Modifier::Fieldref) {
+            fields.extend(item.values.iter().filter_map(|v| match v {
+                Value::String(s) => Some(s.raw.clone()),
+                _ => None,
+            }));
+        }
+    }
     RuleRef {
         id: r.key().to_string(),
         title: r.title.clone(),
@@ -495,6 +506,46 @@ mod tests {
         assert!(matches!(
             parse_requirements(&one.replace("\"event\"", "\"rule\""), "f"),
             Err(RequirementsError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn monitored_by_claims_that_cannot_hold_are_rejected() {
+        let one = "[[requirement]]\nid = \"a\"\nsource = \"vpn\"\nkind = \"attribute\"\ntext = \"t\"\nfields = [\"user.name\"]\nrefs = [{ doc = \"d\", section = \"s\", quote = \"q\" }]\n";
+        let with = |extra: &str| parse_requirements(&format!("{one}{extra}"), "f");
+        assert!(with("[requirement.monitored_by]\ncheck = \"required-field\"\nfields = [\"user.name\"]\n").is_ok());
+        let bad = [
+            // no field named, or a field the requirement does not rely on
+            "[requirement.monitored_by]\ncheck = \"required-field\"\n",
+            "[requirement.monitored_by]\ncheck = \"required-field\"\nfields = [\"source.ip\"]\n",
+            // a secret scan without samples, or with a sample that is not an event
+            "[requirement.monitored_by]\ncheck = \"secret-scan\"\n",
+            "[requirement.monitored_by]\ncheck = \"secret-scan\"\nsamples = [\"password=x\"]\n",
+            // samples on another check
+            "[requirement.monitored_by]\ncheck = \"utc-timestamp\"\nsamples = [\"{}\"]\n",
+        ];
+        for b in bad {
+            assert!(matches!(with(b), Err(RequirementsError::BadMonitor { .. })), "{b}");
+        }
+        // an unknown check, and monitored yet not detectable
+        assert!(matches!(
+            with("[requirement.monitored_by]\ncheck = \"guess\"\n"),
+            Err(RequirementsError::Parse { .. })
+        ));
+        let both = one.replace("text = \"t\"\n", "text = \"t\"\nnot_detectable = \"why\"\n");
+        assert!(matches!(
+            parse_requirements(
+                &format!("{both}[requirement.monitored_by]\ncheck = \"utc-timestamp\"\n"),
+                "f"
+            ),
+            Err(RequirementsError::BadMonitor { .. })
+        ));
+        assert!(matches!(
+            parse_requirements(
+                &one.replace("text = \"t\"\n", "text = \"t\"\nnot_detectable = \" \"\n"),
+                "f"
+            ),
+            Err(RequirementsError::Incomplete { .. })
         ));
     }
 }
