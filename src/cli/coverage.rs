@@ -116,7 +116,7 @@ fn print_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             }
         }
         if let Some(why) = &q.not_detectable {
-            writeln!(out, "    not detectable by a stream rule: {why}")?;
+            writeln!(out, "    not detectable: {why}")?;
         }
     }
     writeln!(out)?;
