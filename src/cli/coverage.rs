@@ -1,9 +1,12 @@
 //! `tocsin coverage`: which of the logging standards' requirements the rules
-//! cover (rules declare it with `tocsin.req.<id>` tags), and which none does.
+//! cover (rules declare it with `tocsin.req.<id>` tags), which the log-quality
+//! monitor serves instead (`monitored_by`), and which neither does (with the
+//! `not_detectable` reason where the list gives one).
 //!
 //! Exit codes: 0 when the report was made; 2 when it was made but rules
-//! failed to load or a `tocsin.req.` tag names no requirement (both are
-//! listed); 1 when the requirement list itself is unusable.
+//! failed to load, a `tocsin.req.` tag names no requirement, or a rule tags a
+//! requirement marked `not_detectable` (all are listed); 1 when the
+//! requirement list itself is unusable.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,7 +15,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::demo;
-use crate::coverage::{parse_requirements, report, Report, EMBEDDED, TAG_PREFIX};
+use crate::coverage::{parse_requirements, report, Report, State, EMBEDDED, TAG_PREFIX};
 use crate::rules::load_paths;
 
 #[derive(clap::Args, Debug)]
@@ -60,11 +63,27 @@ pub fn coverage(args: CoverageArgs) -> anyhow::Result<ExitCode> {
     for t in &r.unknown_tags {
         eprintln!("{}: rule `{}`: tag `{}` names no requirement", t.file, t.rule, t.tag);
     }
-    Ok(if loaded.errors.is_empty() && r.unknown_tags.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    for c in &r.contradictions {
+        eprintln!(
+            "{}: rule `{}` tags `{TAG_PREFIX}{}`, which the requirement list marks not detectable",
+            c.file, c.rule, c.requirement
+        );
+    }
+    Ok(
+        if loaded.errors.is_empty() && r.unknown_tags.is_empty() && r.contradictions.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        },
+    )
+}
+
+fn marker(state: State) -> &'static str {
+    match state {
+        State::Covered => "✔",
+        State::Monitored => "◐",
+        State::Uncovered => "✘",
+    }
 }
 
 fn print_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
@@ -74,7 +93,7 @@ fn print_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         writeln!(
             out,
             "{} {}  [{} {}{}] {}",
-            if e.covered { "✔" } else { "✘" },
+            marker(e.state),
             q.id,
             q.source,
             q.kind.as_str(),
@@ -90,31 +109,66 @@ fn print_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
                 writeln!(out, "      reads: {}", rule.fields.join(", "))?;
             }
         }
+        if let Some(m) = &q.monitored_by {
+            writeln!(out, "    monitored by {}", m.describe())?;
+            if let Some(l) = &m.limits {
+                writeln!(out, "      limits: {l}")?;
+            }
+        }
+        if let Some(why) = &q.not_detectable {
+            writeln!(out, "    not detectable: {why}")?;
+        }
+    }
+    writeln!(out)?;
+    let monitored: Vec<_> = r.requirements.iter().filter(|e| e.state == State::Monitored).collect();
+    writeln!(out, "Monitored by log quality, no rule ({}):", monitored.len())?;
+    for e in monitored {
+        let q = &e.requirement;
+        let how = q.monitored_by.as_ref().map(|m| m.describe()).unwrap_or_default();
+        writeln!(out, "  {:<36} {:<10} {}", q.id, q.kind.as_str(), how)?;
     }
     writeln!(out)?;
     writeln!(out, "Uncovered requirements ({}):", r.uncovered.len())?;
-    for e in r.requirements.iter().filter(|e| !e.covered) {
+    for e in r.requirements.iter().filter(|e| e.state == State::Uncovered) {
         let q = &e.requirement;
-        writeln!(out, "  {:<36} {:<10} {}", q.id, q.kind.as_str(), q.text)?;
+        let why = match &q.not_detectable {
+            Some(w) => format!("not detectable: {w}"),
+            None => q.text.clone(),
+        };
+        writeln!(out, "  {:<36} {:<10} {}", q.id, q.kind.as_str(), why)?;
     }
     writeln!(out)?;
+    let t = &r.totals;
     writeln!(
         out,
-        "{} requirement(s): {} covered, {} uncovered, by {} rule(s) (tag `{TAG_PREFIX}<id>`)",
-        r.totals.requirements, r.totals.covered, r.totals.uncovered, r.rules
+        "{} requirement(s): {} covered by rules, {} monitored by log quality, {} uncovered ({} not detectable), by {} rule(s) (tag `{TAG_PREFIX}<id>`)",
+        t.requirements, t.covered, t.monitored, t.uncovered, t.not_detectable, r.rules
     )?;
     for (kind, t) in &r.by_kind {
         writeln!(
             out,
-            "  {:<10} {:>4} requirement(s): {:>4} covered, {:>4} uncovered",
+            "  {:<10} {:>4} requirement(s): {:>4} covered, {:>4} monitored, {:>4} uncovered ({} not detectable)",
             kind.as_str(),
             t.requirements,
             t.covered,
-            t.uncovered
+            t.monitored,
+            t.uncovered,
+            t.not_detectable
         )?;
     }
+    writeln!(
+        out,
+        "✔ covered by rules  ◐ monitored by log quality (for sources that opt in; see README)  ✘ uncovered"
+    )?;
     if !r.unknown_tags.is_empty() {
         writeln!(out, "{} tag(s) name no requirement (see stderr)", r.unknown_tags.len())?;
+    }
+    if !r.contradictions.is_empty() {
+        writeln!(
+            out,
+            "{} rule tag(s) claim a requirement marked not detectable (see stderr)",
+            r.contradictions.len()
+        )?;
     }
     Ok(())
 }
