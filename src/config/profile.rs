@@ -14,6 +14,10 @@
 //! - `field_prefixes` and `time_fields` are lists, taken whole: the source's
 //!   when it sets them (a non-empty `field_prefixes`, any `time_fields`),
 //!   else the profile's.
+//! - `extract` entries are concatenated: the source's first, then the
+//!   profile's (each once). Entries run in order and a field set first is
+//!   never overwritten, so a source's own entries take precedence field by
+//!   field and the profile's fill in the rest.
 //!
 //! So a source can narrow a profile (`when` entries add conditions), remap
 //! one field, or add a category, and a profile can never override what a
@@ -26,7 +30,7 @@ use std::collections::BTreeMap;
 use include_dir::{include_dir, Dir};
 use serde::Deserialize;
 
-use super::{OneOrMany, SourceConfig};
+use super::{ExtractConfig, OneOrMany, SourceConfig};
 
 static PROFILES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/profiles");
 
@@ -50,6 +54,8 @@ pub struct Profile {
     pub field_prefixes: Vec<String>,
     #[serde(default)]
     pub time_fields: Option<Vec<String>>,
+    #[serde(default)]
+    pub extract: Vec<ExtractConfig>,
 }
 
 /// Why a profile could not be used.
@@ -117,6 +123,11 @@ pub fn merge(source: &mut SourceConfig, profile: &Profile) {
     }
     if source.time_fields.is_none() {
         source.time_fields.clone_from(&profile.time_fields);
+    }
+    for e in &profile.extract {
+        if !source.extract.contains(e) {
+            source.extract.push(e.clone());
+        }
     }
 }
 
