@@ -162,6 +162,9 @@ mod tests {
                 p.time_fields.as_ref().is_some_and(|t| !t.is_empty()),
                 "{n}: time_fields"
             );
+            if let Err(e) = crate::decode::extract::Extractor::compile(&p.extract) {
+                panic!("{n}: {e}");
+            }
         }
     }
 
@@ -205,6 +208,26 @@ mod tests {
         let before = format!("{s:?}");
         apply(&mut s).unwrap();
         assert_eq!(before, format!("{s:?}"));
+    }
+
+    #[test]
+    fn extract_entries_of_the_source_come_first_then_the_profiles_once() {
+        let mut s = source(
+            r#"
+            name = "auth"
+            profile = "syslog-sshd"
+            [[extract]]
+            field = "message"
+            patterns = ['^(?P<_msg>.*)$']
+            "#,
+        );
+        let profile = get("syslog-sshd").unwrap();
+        apply(&mut s).unwrap();
+        assert_eq!(s.extract.len(), 1 + profile.extract.len());
+        assert_eq!(s.extract[0].patterns, ["^(?P<_msg>.*)$"]);
+        assert_eq!(s.extract[1..], profile.extract[..]);
+        apply(&mut s).unwrap();
+        assert_eq!(s.extract.len(), 1 + profile.extract.len(), "idempotent");
     }
 
     #[test]
