@@ -475,3 +475,47 @@ fn lines_no_pattern_parses_are_classified_and_counted_and_unclaimed_ones_counted
     assert_eq!(s["stats"]["matched_events"], 1, "{s}");
     assert!(common::file_lines(&dead).is_empty());
 }
+
+/// A bare RFC 3164 line has no zone: its `@timestamp` is written without
+/// one, and log-quality monitoring reports the share of such times; the
+/// pipeline's `@timestamp`, when there is one, is used instead.
+#[test]
+fn year_less_zone_less_syslog_times_are_reported_by_log_quality() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "[[sources]]\nname = \"auth\"\nprofile = \"syslog-sshd\"\nrequired_fields = [\"user.name\"]\n",
+    )
+    .unwrap();
+    let line = |i: usize, pipeline: bool| {
+        let m = format!(
+            "Nov  2 11:0{i}:10 bastion-1 sshd[22]: Failed password for root from 198.51.100.23 port 4000{i} ssh2"
+        );
+        if pipeline {
+            json!({"@timestamp": format!("2026-11-02T11:0{i}:10Z"), "message": m}).to_string()
+        } else {
+            json!({ "message": m }).to_string()
+        }
+    };
+    let run = |name: &str, pipeline: bool| {
+        let input = common::write_lines(dir.path(), name, (0..5).map(|i| line(i, pipeline)));
+        let o = common::run(&[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--rules",
+            common::repo().join("rules/linux/sshd").to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        common::stdout_lines(&o)
+    };
+    let bare = run("bare.ndjson", false);
+    assert_eq!(bare.len(), 1, "{bare:?}");
+    assert_eq!(bare[0]["kind"], "log_quality");
+    assert_eq!(bare[0]["group"]["measure"], "non_utc_time");
+    assert_eq!(bare[0]["count"], 5);
+    assert!(run("pipeline.ndjson", true).is_empty());
+}
