@@ -31,7 +31,11 @@ const CRON: &str = r#"{"@timestamp":"2026-11-02T09:30:01Z","host":{"name":"basti
 const UNPARSED: &str = r#"{"@timestamp":"2026-11-02T09:30:02Z","host":{"name":"bastion-1"},"log":{"file":{"path":"/var/log/auth.log"}},"message":"Nov  2 09:30:02 bastion-1 sshd[3188]: Received disconnect from 198.51.100.23 port 51710:11: disconnected by user"}"#;
 
 fn bench(c: &mut Criterion) {
-    let cfg = Config::parse("[[sources]]\nname = \"auth\"\nprofile = \"syslog-sshd\"\n", "bench.toml").unwrap();
+    let cfg = Config::parse(
+        "[[sources]]\nname = \"auth\"\nprofile = \"syslog-sshd\"\n",
+        "bench.toml",
+    )
+    .unwrap();
     let source = Source::from_config(&cfg.sources[0]);
     let ex = source.extract.clone().unwrap();
     let mut decoder = JsonDecoder::new(1 << 20);
@@ -61,6 +65,29 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+    // The regexes alone (capture slots reused), to see where the time goes.
+    let header = regex::Regex::new(r"^(?:<\d{1,3}>)?(?:(?P<_ts>[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) (?P<host.hostname>\S+) )?(?P<process.name>sshd(?:-session|-auth)?)\[(?P<process.pid>\d+)\]: (?P<_msg>.*)$").unwrap();
+    let body = regex::Regex::new(r"^Failed (?P<system.auth.ssh.method>\S+) for (?:invalid user )?(?P<user.name>.*?) from (?P<source.ip>\S+) port (?P<source.port>\d+)(?: ssh2)?(?:: (?P<system.auth.ssh.signature>\S+ \S+).*)?$").unwrap();
+    let line = "Nov  2 09:24:12 bastion-1 sshd[3120]: Failed password for invalid user oracle from 198.51.100.23 port 40022 ssh2";
+    let msg = "Failed password for invalid user oracle from 198.51.100.23 port 40022 ssh2";
+    let mut g = c.benchmark_group("regex");
+    let mut hl = header.capture_locations();
+    g.bench_function("header_3164", |b| {
+        b.iter(|| black_box(header.captures_read(&mut hl, black_box(line)).is_some()))
+    });
+    let mut bl = body.capture_locations();
+    g.bench_function("failed_body", |b| {
+        b.iter(|| black_box(body.captures_read(&mut bl, black_box(msg)).is_some()))
+    });
+    let ascii = regex::Regex::new(r"^(?:<[0-9]{1,3}>)?(?:(?P<_ts>[A-Z][a-z]{2} [ 0-9]?[0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]+)?|[0-9]{4}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]+)?(?:Z|[+-][0-9][0-9]:?[0-9][0-9])?) (?P<host.hostname>[^ ]+) )?(?P<process.name>sshd(?:-session|-auth)?)\[(?P<process.pid>[0-9]+)\]: (?P<_msg>.*)$").unwrap();
+    let mut al = ascii.capture_locations();
+    g.bench_function("header_3164_ascii_classes", |b| {
+        b.iter(|| black_box(ascii.captures_read(&mut al, black_box(line)).is_some()))
+    });
+    g.bench_function("header_is_match", |b| {
+        b.iter(|| black_box(header.is_match(black_box(line))))
+    });
     g.finish();
 }
 

@@ -280,6 +280,8 @@ pub struct Extraction {
     arena: Vec<u8>,
     /// Capture slots per extractor id, per pattern.
     slots: Vec<(u64, Vec<CaptureLocations>)>,
+    /// A copy of the text an entry parses when it is an extracted field.
+    hay: String,
     json: Vec<u8>,
     decoder: JsonDecoder,
 }
@@ -297,6 +299,7 @@ impl Extraction {
             fields: Vec::new(),
             arena: Vec::new(),
             slots: Vec::new(),
+            hay: String::new(),
             json: Vec::new(),
             // The augmented document is the checked original plus extracted text.
             decoder: JsonDecoder::new(usize::MAX),
@@ -328,6 +331,7 @@ impl Extraction {
             }
         };
         let mut locs = std::mem::take(&mut self.slots[slot].1);
+        let mut hay_buf = std::mem::take(&mut self.hay);
         let mut pi = 0;
         for rule in &ex.rules {
             let first = pi;
@@ -341,12 +345,13 @@ impl Extraction {
                     _ => continue,
                 },
             };
-            // An arena text is copied out: the arena grows while its captures are added.
-            let owned;
+            // An arena text is copied out (into a reused buffer): the arena
+            // grows while its captures are added.
             let hay = match from_arena {
                 Some((s, e)) => {
-                    owned = String::from_utf8_lossy(&self.arena[s..e]).into_owned();
-                    owned.as_str()
+                    hay_buf.clear();
+                    hay_buf.push_str(std::str::from_utf8(&self.arena[s..e]).unwrap_or_default());
+                    hay_buf.as_str()
                 }
                 None => hay,
             };
@@ -375,6 +380,7 @@ impl Extraction {
             }
         }
         self.slots[slot].1 = locs;
+        self.hay = hay_buf;
         !self.fields.is_empty()
     }
 
