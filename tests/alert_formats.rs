@@ -665,7 +665,9 @@ fn verify_alert(input: &[u8], env: &[(&str, &str)], args: &[&str]) -> std::proce
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("spawn tocsin verify-alert");
-    child.stdin.take().unwrap().write_all(input).unwrap();
+    // verify-alert may exit before reading its input (no key given): a
+    // broken pipe here is its answer, not a test failure.
+    let _ = child.stdin.take().unwrap().write_all(input);
     child.wait_with_output().unwrap()
 }
 
