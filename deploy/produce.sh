@@ -2,7 +2,7 @@
 # Sends the lines of an NDJSON file to their source topics with the Kafka
 # image's own console producer, so the compose demo needs no extra tooling.
 #
-# Usage: produce.sh EVENTS.ndjson ROUTES.tsv   (BOOTSTRAP, default kafka:9092)
+# Usage: produce.sh ROUTES.tsv EVENTS.ndjson...   (BOOTSTRAP, default kafka:9092)
 #
 # ROUTES.tsv holds `TOPIC<TAB>TEXT` lines: each event goes to the first route
 # whose TEXT it contains (an empty TEXT matches everything: the default). The
@@ -10,8 +10,10 @@
 # that the samples land on the topic whose source classifies them.
 set -euo pipefail
 
-events=${1:?usage: produce.sh EVENTS.ndjson ROUTES.tsv}
-routes=${2:?usage: produce.sh EVENTS.ndjson ROUTES.tsv}
+routes=${1:?usage: produce.sh ROUTES.tsv EVENTS.ndjson...}
+shift
+[ $# -gt 0 ] || { echo "usage: produce.sh ROUTES.tsv EVENTS.ndjson..." >&2; exit 2; }
+events="$*"
 bootstrap=${BOOTSTRAP:-kafka:9092}
 producer=${KAFKA_CONSOLE_PRODUCER:-/opt/kafka/bin/kafka-console-producer.sh}
 
@@ -19,7 +21,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # Blank lines are not events (the embedded demo skips them too).
-grep -v '^[[:space:]]*$' "$events" > "$work/rest" || true
+cat "$@" | grep -v '^[[:space:]]*$' > "$work/rest" || true
 topics=()
 while IFS=$'\t' read -r topic text || [ -n "$topic" ]; do
     case $topic in '' | '#'*) continue ;; esac

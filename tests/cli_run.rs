@@ -27,10 +27,20 @@ fn embedded_default_produces_the_expected_alerts() {
             "Member Added to a Privileged Local or Domain Group",
             "Password Spraying From One Source",
             "PowerShell Encoded Command",
+            "SSH Key Added on a Host Then Used to Log In",
             "SSH Login as Root Accepted",
             "Security Audit Log Cleared",
         ]
     );
+    // samples/bastion.ndjson: authorized_keys written (Auditbeat), then a key
+    // login read from a raw RFC 5424 sshd line by the syslog-sshd profile.
+    let key = alerts
+        .iter()
+        .find(|a| a["rule"]["title"] == "SSH Key Added on a Host Then Used to Log In")
+        .unwrap();
+    assert_eq!(key["group"]["host.name"], "bastion-1");
+    assert_eq!(key["window"]["end"], "2026-11-02T09:25:30Z");
+    assert_eq!(key["evidence_refs"][1]["topic"], "syslog-auth");
     let brute = alerts
         .iter()
         .find(|a| a["rule"]["title"] == "Brute Force Followed by Successful Logon")
@@ -87,10 +97,11 @@ fn kafka_and_file_replay_give_the_same_alert_ids() {
         repo.join("samples/tocsin.toml").to_str().unwrap(),
         "--input",
         repo.join("samples/events.ndjson").to_str().unwrap(),
+        repo.join("samples/bastion.ndjson").to_str().unwrap(),
     ]);
     assert!(kafka.status.success() && file.status.success());
     let (k, f) = (common::stdout_lines(&kafka), common::stdout_lines(&file));
-    assert_eq!(k.len(), 11);
+    assert_eq!(k.len(), 12);
     assert_eq!(ids(&k), ids(&f));
 }
 

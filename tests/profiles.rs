@@ -387,8 +387,9 @@ fn every_profile_is_documented_with_an_example_it_claims() {
     }
 
     let names = profile::names();
-    assert_eq!(names.len(), 12, "{names:?}");
+    assert_eq!(names.len(), 13, "{names:?}");
     let mut decoder = JsonDecoder::new(1 << 20);
+    let mut extraction = tocsin::decode::extract::Extraction::new();
     for name in &names {
         let heading = format!("### `{name}`");
         let section = readme
@@ -414,10 +415,18 @@ fn every_profile_is_documented_with_an_example_it_claims() {
         let ev = decoder
             .decode(example.as_bytes())
             .unwrap_or_else(|e| panic!("{name}: example is not JSON: {e:?}"));
-        assert!(
-            source.claims(ev.root()),
-            "{name}: its source does not claim its example"
-        );
+        // As the pipeline does: extraction (syslog-sshd), then `when`, then
+        // the event with the extracted fields.
+        let (claims, extracted) = source.classify(ev.root(), &mut extraction, None);
+        assert!(claims, "{name}: its source does not claim its example");
+        let augmented;
+        let ev = match source.extract.as_deref().filter(|_| extracted) {
+            Some(ex) => {
+                augmented = extraction.augment(ex, example.as_bytes()).unwrap().0;
+                &augmented
+            }
+            None => &ev,
+        };
         let time = TimeConfig {
             fields: c.time_fields.clone().unwrap(),
             ..TimeConfig::default()

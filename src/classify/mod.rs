@@ -5,12 +5,18 @@
 //! hold wins. A source without conditions takes every event that reaches it,
 //! so it belongs last. An event no source claims is counted as unclassified —
 //! never silently dropped.
+//!
+//! A source with `[[extract]]` entries ([`crate::decode::extract`]) extracts
+//! its fields first, and its `when` sees them: a raw syslog line in `message`
+//! is claimed by `process.name = sshd` parsed out of its header.
 
 pub mod ecs;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::config::SourceConfig;
+use crate::decode::extract::{Extraction, Extractor};
 use crate::event::ValueRef;
 use crate::rules::LogSource;
 
@@ -30,6 +36,8 @@ pub struct Source {
     pub required_fields: Vec<String>,
     /// Longer than this between two events (event time) raises `source_silent`.
     pub max_silence_ns: Option<i64>,
+    /// Field extraction (`[[extract]]`), compiled.
+    pub extract: Option<Arc<Extractor>>,
 }
 
 impl Source {
@@ -52,6 +60,15 @@ impl Source {
                 .as_deref()
                 .and_then(crate::correlate::parse_duration_ms)
                 .map(|ms| ms as i64 * 1_000_000),
+            // Config loading compiled these already and reports errors with
+            // file and line; a source built from an unchecked config loses
+            // its extraction (logged) rather than the process.
+            extract: Extractor::compile(&c.extract)
+                .unwrap_or_else(|e| {
+                    tracing::error!(source = %c.name, error = %e, "field extraction disabled");
+                    None
+                })
+                .map(Arc::new),
         }
     }
 
@@ -67,6 +84,7 @@ impl Source {
             topics: Vec::new(),
             required_fields: Vec::new(),
             max_silence_ns: None,
+            extract: None,
         }
     }
 
@@ -83,17 +101,48 @@ impl Source {
 
     /// Whether this source claims the event. A condition on a list field
     /// (ECS `event.category: ["authentication"]`) holds when any element does.
+    /// Extraction is not run: see [`Source::classify`].
     pub fn claims(&self, event: ValueRef<'_, '_>) -> bool {
+        self.claims_with(event, None)
+    }
+
+    /// [`Source::claims`], conditions also holding on the fields `extracted`
+    /// by this source's extractor (the event's own fields first).
+    pub fn claims_with(&self, event: ValueRef<'_, '_>, extracted: Option<&Extraction>) -> bool {
         self.when.iter().all(|(path, accepted)| {
-            let ok = |v: ValueRef<'_, '_>| {
-                v.text()
-                    .is_some_and(|t| accepted.iter().any(|a| a.eq_ignore_ascii_case(t.as_str())))
-            };
-            event.lookup(path).is_some_and(|v| match v.kind() {
-                crate::event::Kind::Array(items) => items.elements().any(ok),
-                _ => ok(v),
-            })
+            let accepts = |t: &str| accepted.iter().any(|a| a.eq_ignore_ascii_case(t));
+            let ok = |v: ValueRef<'_, '_>| v.text().is_some_and(|t| accepts(t.as_str()));
+            match event.lookup(path) {
+                Some(v) => match v.kind() {
+                    crate::event::Kind::Array(items) => items.elements().any(ok),
+                    _ => ok(v),
+                },
+                None => extracted
+                    .zip(self.extract.as_deref())
+                    .and_then(|(x, ex)| x.get(ex, path))
+                    .is_some_and(accepts),
+            }
         })
+    }
+
+    /// Runs this source's extraction (if it has one) on `event`, then
+    /// checks its `when`. Returns whether the source claims the event, and
+    /// whether fields were extracted (they are in `scratch`, to be added with
+    /// [`Extraction::augment`]). `reference_ns` dates syslog times without a
+    /// year (the transport timestamp; `None`: now).
+    pub fn classify(
+        &self,
+        event: ValueRef<'_, '_>,
+        scratch: &mut Extraction,
+        reference_ns: Option<i128>,
+    ) -> (bool, bool) {
+        match &self.extract {
+            Some(ex) => {
+                let extracted = scratch.run(ex, event, reference_ns);
+                (self.claims_with(event, Some(scratch)), extracted)
+            }
+            None => (self.claims(event), false),
+        }
     }
 }
 

@@ -66,10 +66,20 @@ pub fn config() -> Result<Config, ConfigError> {
     Config::parse_with_env(text, "samples/tocsin.toml", std::env::vars())
 }
 
-/// The sample events (`samples/events.ndjson`).
-pub fn events() -> &'static [u8] {
-    SAMPLES
-        .get_file("events.ndjson")
-        .map(|f| f.contents())
-        .unwrap_or_default()
+/// The sample event files, in the order the demo produces them.
+pub const EVENT_FILES: [&str; 2] = ["events.ndjson", "bastion.ndjson"];
+
+/// The sample events: `samples/events.ndjson`, then `samples/bastion.ndjson`
+/// (a bastion's raw syslog sshd lines and a file-integrity event).
+pub fn events() -> Vec<u8> {
+    let mut out = Vec::new();
+    for name in EVENT_FILES {
+        if let Some(f) = SAMPLES.get_file(name) {
+            out.extend_from_slice(f.contents());
+            if !out.ends_with(b"\n") {
+                out.push(b'\n');
+            }
+        }
+    }
+    out
 }

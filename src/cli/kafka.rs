@@ -176,6 +176,7 @@ fn output(p: &Prepared, client: &ClientConfig, format: AlertFormat) -> anyhow::R
 /// the shape of a real deployment, where each log pipeline has its topic.
 fn by_topic(p: &Prepared, events: &[u8], topics: &[String]) -> Vec<(String, Vec<u8>)> {
     let mut decoder = JsonDecoder::new(p.config.input.max_event_bytes);
+    let mut extraction = crate::decode::extract::Extraction::new();
     let fallback = topics.first().cloned().unwrap_or_else(|| "events".into());
     events
         .split(|&b| b == b'\n')
@@ -186,7 +187,7 @@ fn by_topic(p: &Prepared, events: &[u8], topics: &[String]) -> Vec<(String, Vec<
                 p.detector
                     .sources
                     .iter()
-                    .find(|s| s.source.claims(root))
+                    .find(|s| s.source.classify(root, &mut extraction, None).0)
                     .and_then(|s| s.source.topics.first().cloned())
             });
             (topic.unwrap_or_else(|| fallback.clone()), line.to_vec())

@@ -237,7 +237,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.input.is_empty() {
         let stats = match p.config.kafka.brokers.clone() {
             Some(brokers) => super::kafka::run_cluster(&p, &args, proc, &brokers)?,
-            None => super::kafka::run_embedded(&p, &args, proc, demo::events())?,
+            None => super::kafka::run_embedded(&p, &args, proc, &demo::events())?,
         };
         write_summary_json(&args, &stats, None)?;
         return Ok(ExitCode::SUCCESS);

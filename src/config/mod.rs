@@ -272,17 +272,43 @@ pub struct SourceConfig {
     /// source's own keys when the config is loaded; see [`profile`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// Field extraction from a text field (a raw syslog line in `message`):
+    /// named regex captures become event fields
+    /// ([`crate::decode::extract`]). Runs before `when` is checked, so
+    /// conditions can test extracted fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extract: Vec<ExtractConfig>,
+}
+
+/// One `[[extract]]` entry of a source or profile (see
+/// [`crate::decode::extract`] for the semantics).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractConfig {
+    /// The text to parse: an event field (dotted path) or a field an earlier entry extracted.
+    pub field: String,
+    /// Skip the entry unless the text contains this (cheap prefilter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<String>,
+    /// Regexes (Rust `regex` syntax) with named groups; the first that matches wins.
+    pub patterns: Vec<String>,
+    /// Groups added as JSON numbers when their text is an integer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub integers: Vec<String>,
+    /// Constant fields added when a pattern of the entry matches.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub set: BTreeMap<String, OneOrMany>,
 }
 
 /// A scalar or a list of scalars (numbers are kept as their text).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(Scalar),
     Many(Vec<Scalar>),
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum Scalar {
     Str(String),
@@ -370,6 +396,7 @@ impl Config {
             message: e.message().to_string(),
         })?;
         cfg.apply_profiles(file, Some(text))?;
+        cfg.check_extract(file, Some(text))?;
         cfg.validate(file)?;
         Ok(cfg)
     }
@@ -403,6 +430,7 @@ impl Config {
                 .try_into()
                 .map_err(|e: toml::de::Error| err(format!("{} (key `{}`)", e.message(), o.path.join("."))))?;
             cfg.apply_profiles(&format!("environment variable {}", o.var), None)?;
+            cfg.check_extract(&format!("environment variable {}", o.var), None)?;
             cfg.validate(&format!("environment variable {}", o.var))?;
         }
         Ok(cfg)
@@ -434,6 +462,32 @@ impl Config {
                 line: text.zip(s.profile.as_deref()).and_then(|(t, p)| profile_line(t, p)),
                 message: format!("source `{}`: {e}", s.name),
             })?;
+        }
+        Ok(())
+    }
+
+    /// Compiles each source's `[[extract]]` entries (profile's included): a
+    /// bad pattern is reported with the source, where the entry comes from,
+    /// the pattern, the regex error and (from `text`) the pattern's line.
+    fn check_extract(&self, file: &str, text: Option<&str>) -> Result<(), ConfigError> {
+        for s in &self.sources {
+            let Err(e) = crate::decode::extract::Extractor::compile(&s.extract) else {
+                continue;
+            };
+            let from_profile = s.profile.as_deref().filter(|p| {
+                let entry = s.extract.get(e.entry().wrapping_sub(1));
+                profile::get(p).is_ok_and(|p| entry.is_some_and(|x| p.extract.contains(x)))
+            });
+            let line = match (text, e.pattern(), from_profile) {
+                (Some(t), Some(pat), None) => t.lines().position(|l| l.contains(pat)).map(|i| i + 1),
+                _ => None,
+            };
+            let origin = from_profile.map(|p| format!(" (profile `{p}`)")).unwrap_or_default();
+            return Err(ConfigError {
+                file: file.to_string(),
+                line,
+                message: format!("source `{}`{origin}: {e}", s.name),
+            });
         }
         Ok(())
     }

@@ -14,6 +14,10 @@
 //! - `field_prefixes` and `time_fields` are lists, taken whole: the source's
 //!   when it sets them (a non-empty `field_prefixes`, any `time_fields`),
 //!   else the profile's.
+//! - `extract` entries are concatenated: the source's first, then the
+//!   profile's (each once). Entries run in order and a field set first is
+//!   never overwritten, so a source's own entries take precedence field by
+//!   field and the profile's fill in the rest.
 //!
 //! So a source can narrow a profile (`when` entries add conditions), remap
 //! one field, or add a category, and a profile can never override what a
@@ -26,7 +30,7 @@ use std::collections::BTreeMap;
 use include_dir::{include_dir, Dir};
 use serde::Deserialize;
 
-use super::{OneOrMany, SourceConfig};
+use super::{ExtractConfig, OneOrMany, SourceConfig};
 
 static PROFILES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/profiles");
 
@@ -50,6 +54,8 @@ pub struct Profile {
     pub field_prefixes: Vec<String>,
     #[serde(default)]
     pub time_fields: Option<Vec<String>>,
+    #[serde(default)]
+    pub extract: Vec<ExtractConfig>,
 }
 
 /// Why a profile could not be used.
@@ -118,6 +124,11 @@ pub fn merge(source: &mut SourceConfig, profile: &Profile) {
     if source.time_fields.is_none() {
         source.time_fields.clone_from(&profile.time_fields);
     }
+    for e in &profile.extract {
+        if !source.extract.contains(e) {
+            source.extract.push(e.clone());
+        }
+    }
 }
 
 /// Resolves and merges the source's `profile`, if it names one.
@@ -151,6 +162,9 @@ mod tests {
                 p.time_fields.as_ref().is_some_and(|t| !t.is_empty()),
                 "{n}: time_fields"
             );
+            if let Err(e) = crate::decode::extract::Extractor::compile(&p.extract) {
+                panic!("{n}: {e}");
+            }
         }
     }
 
@@ -194,6 +208,26 @@ mod tests {
         let before = format!("{s:?}");
         apply(&mut s).unwrap();
         assert_eq!(before, format!("{s:?}"));
+    }
+
+    #[test]
+    fn extract_entries_of_the_source_come_first_then_the_profiles_once() {
+        let mut s = source(
+            r#"
+            name = "auth"
+            profile = "syslog-sshd"
+            [[extract]]
+            field = "message"
+            patterns = ['^(?P<_msg>.*)$']
+            "#,
+        );
+        let profile = get("syslog-sshd").unwrap();
+        apply(&mut s).unwrap();
+        assert_eq!(s.extract.len(), 1 + profile.extract.len());
+        assert_eq!(s.extract[0].patterns, ["^(?P<_msg>.*)$"]);
+        assert_eq!(s.extract[1..], profile.extract[..]);
+        apply(&mut s).unwrap();
+        assert_eq!(s.extract.len(), 1 + profile.extract.len(), "idempotent");
     }
 
     #[test]

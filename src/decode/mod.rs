@@ -1,4 +1,5 @@
 //! Decode: bytes → an event view and its event time.
+pub mod extract;
 pub mod json;
 pub mod time;
 

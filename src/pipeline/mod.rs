@@ -21,6 +21,7 @@ use crate::alert::{alert_id, rfc3339, Alert, AlertKind, Evidence, LogSourceRef, 
 use crate::correlate::watermark::Watermarks;
 use crate::correlate::window::HitData;
 use crate::correlate::{seq, unseq, Correlator, NewHit, Output as Firing, Overflow};
+use crate::decode::extract::Extraction;
 use crate::decode::JsonDecoder;
 use crate::detector::{Detector, SourcePlan};
 use crate::event::{Position, ValueRef};
@@ -75,6 +76,8 @@ impl Default for CorrelationConfig {
 
 pub struct Processor {
     decoder: JsonDecoder,
+    /// Field extraction's scratch and the decoder of augmented events.
+    extraction: Extraction,
     scratch: Scratch,
     core: Core,
 }
@@ -167,6 +170,7 @@ impl Processor {
         );
         Processor {
             decoder: JsonDecoder::new(max_event_bytes),
+            extraction: Extraction::new(),
             scratch: Scratch::new(),
             core: Core {
                 detector,
@@ -313,14 +317,31 @@ impl Processor {
             }
         };
         let root = decoded.root();
-        let Some((si, sp)) = detector
-            .sources
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.source.reads(&pos) && s.source.claims(root))
-        else {
+        // A source with `[[extract]]` parses its fields before its `when` is
+        // checked; the winner's are added to a second decoded document.
+        let mut extracted = false;
+        let extraction = &mut self.extraction;
+        let Some((si, sp)) = detector.sources.iter().enumerate().find(|(_, s)| {
+            let (claims, x) = match s.source.reads(&pos) {
+                true => s.source.classify(root, extraction, transport_ns),
+                false => (false, false),
+            };
+            extracted = x;
+            claims
+        }) else {
             self.core.stats.unclassified += 1;
             return Ok(());
+        };
+        let augmented;
+        let (root, scanned) = match sp.source.extract.as_deref().filter(|_| extracted) {
+            Some(ex) => match self.extraction.augment(ex, raw) {
+                Ok((d, text)) => {
+                    augmented = d;
+                    (augmented.root(), text)
+                }
+                Err(_) => (root, raw),
+            },
+            None => (root, raw),
         };
         let (time_ns, time_source) = match sp.time.extract(root, transport_ns) {
             Ok(t) => t,
@@ -344,7 +365,7 @@ impl Processor {
         if profile {
             self.scratch.set_profiling(true);
         }
-        let matched = sp.plan.scan_raw(root, Some(raw), &mut self.scratch).to_vec();
+        let matched = sp.plan.scan_raw(root, Some(scanned), &mut self.scratch).to_vec();
         if profile {
             if let Some(times) = self.core.rule_time.get_mut(si) {
                 for &(r, ns) in self.scratch.timings() {
