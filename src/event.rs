@@ -87,6 +87,10 @@ impl<'t, 'i> ValueRef<'t, 'i> {
         matches!(self.0.first(), Some(Node::Object { .. }))
     }
 
+    pub fn is_array(&self) -> bool {
+        matches!(self.0.first(), Some(Node::Array { .. }))
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self.0.first(), Some(Node::Static(StaticNode::Null)) | None)
     }
@@ -112,20 +116,41 @@ impl<'t, 'i> ValueRef<'t, 'i> {
         self.entries().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
-    /// Resolves a dotted path: nested objects, literal keys containing dots, or a mix.
+    /// Resolves a dotted path: nested objects, literal keys containing dots,
+    /// or a mix; through a list of objects, the first element that has it
+    /// (see [`ValueRef::any_at`] for every one).
     pub fn lookup(&self, path: &str) -> Option<ValueRef<'t, 'i>> {
-        if let Some(v) = self.get(path) {
-            return Some(v);
+        let mut found = None;
+        self.any_at(path, &mut |v| {
+            found = Some(v);
+            true
+        });
+        found
+    }
+
+    /// Calls `f` on each value at a dotted path until it returns true;
+    /// returns whether it did. A path runs through lists of objects as
+    /// Elasticsearch flattens them: `target.alternateId` over Okta's
+    /// `"target": [{..}, {..}]` is every element's `alternateId`, so a rule
+    /// on it matches when any element does.
+    pub fn any_at(&self, path: &str, f: &mut dyn FnMut(ValueRef<'t, 'i>) -> bool) -> bool {
+        if let Kind::Array(items) = self.kind() {
+            return items.elements().any(|e| e.is_object() && e.any_at(path, f));
+        }
+        if self.get(path).is_some_and(|v| f(v)) {
+            return true;
         }
         let mut search = 0;
         while let Some(dot) = path[search..].find('.') {
             let at = search + dot;
-            if let Some(v) = self.get(&path[..at]).and_then(|inner| inner.lookup(&path[at + 1..])) {
-                return Some(v);
+            if let Some(inner) = self.get(&path[..at]) {
+                if (inner.is_object() || inner.is_array()) && inner.any_at(&path[at + 1..], f) {
+                    return true;
+                }
             }
             search = at + 1;
         }
-        None
+        false
     }
 
     /// The value as Sigma text, when it is a scalar other than null.

@@ -440,3 +440,60 @@ fn every_profile_is_documented_with_an_example_it_claims() {
         assert!(leaves >= 4, "{name}: the example's ECS view holds little: {view}");
     }
 }
+
+const OKTA_RULES: &str = r#"
+title: Okta MFA factor reset
+id: okta-factor-reset
+name: okta_factor_reset
+logsource: {product: okta, service: okta}
+detection:
+    s:
+        event.action: user.mfa.factor.deactivate
+        user.target.name|endswith: '@example.com'
+    condition: s
+level: medium
+---
+title: Okta MFA factors of one user reset twice
+id: okta-factor-resets
+correlation:
+    type: event_count
+    rules: [okta_factor_reset]
+    group-by: [user.target.name]
+    timespan: 1h
+    condition: {gte: 2}
+generate: true
+level: high
+"#;
+
+/// Okta's `target[]` is a list of objects: `user.target.name` (mapped to
+/// `target.alternateId`) matches through it, and the correlation groups by
+/// the first element's value (the user).
+#[test]
+fn okta_rules_read_fields_inside_the_target_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = |at: &str, user: &str| {
+        format!(
+            r#"{{"uuid":"{at}","published":"2026-11-02T10:{at}:00.000Z","eventType":"user.mfa.factor.deactivate","actor":{{"alternateId":"admin@example.com"}},"client":{{"ipAddress":"203.0.113.20"}},"outcome":{{"result":"SUCCESS"}},"target":[{{"type":"User","alternateId":"{user}"}},{{"type":"AppInstance","alternateId":"Okta Admin Console"}}]}}"#
+        )
+    };
+    let input = dir.path().join("okta.ndjson");
+    let lines = [
+        event("01", "bob@example.com"),
+        event("07", "carol@example.org"),
+        event("12", "bob@example.com"),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let (alerts, stats) = replay(dir.path(), "okta-system-log", OKTA_RULES, &input);
+    assert_eq!(stats["unclassified"], 0, "{stats}");
+    let matched: Vec<&str> = alerts
+        .iter()
+        .filter(|a| a["kind"] == "match")
+        .map(|a| a["evidence"][0]["event"]["uuid"].as_str().unwrap())
+        .collect();
+    assert_eq!(matched, ["01", "12"], "only bob's resets (example.com) match");
+    let corr: Vec<String> = correlations(&alerts)
+        .iter()
+        .map(|a| format!("{} {}", a["group"]["user.target.name"], a["count"]))
+        .collect();
+    assert_eq!(corr, [r#""bob@example.com" 2"#]);
+}

@@ -91,8 +91,7 @@ impl Plan {
         let holds = match lazy.target {
             Target::Field(slot) => self.field_paths[slot as usize]
                 .iter()
-                .filter_map(|p| event.lookup(p))
-                .any(|v| any_scalar(v, &mut |t| lazy_holds(&lazy.test, t, s))),
+                .any(|p| event.any_at(p, &mut |v| any_scalar(v, &mut |t| lazy_holds(&lazy.test, t, s)))),
             Target::Keywords => any_leaf(event, &mut |t| lazy_holds(&lazy.test, t, s)),
         };
         s.remember(a, holds);
@@ -109,8 +108,17 @@ impl Plan {
             for &slot in &c.slots {
                 visit(&self.fields[slot as usize], value, s);
             }
-            if !c.children.is_empty() && value.is_object() {
-                self.walk(child as usize, value, s);
+            if c.children.is_empty() {
+                continue;
+            }
+            // Into nested objects, and into lists of objects (every element).
+            match value.kind() {
+                Kind::Object(_) => self.walk(child as usize, value, s),
+                Kind::Array(items) => items
+                    .elements()
+                    .filter(|e| e.is_object())
+                    .for_each(|e| self.walk(child as usize, e, s)),
+                _ => {}
             }
         }
     }
@@ -254,5 +262,69 @@ mod tests {
         assert!(!plan.keywords_possible(Some("{\"f\":\"C:\\\\Us\u{e9}rs\"}".as_bytes()), &mut s));
         assert!(matches(&plan, "{\"f\":\"\u{212A}IWI\"}"));
         assert!(matches(&plan, "{\"f\":\"KIW\u{130}\"}"));
+    }
+
+    /// Field paths run through lists of objects (Okta `target[]`, CloudTrail
+    /// `items[]`): a rule holds when any element does — indexed atoms (the
+    /// walk), lazy atoms (regex, numbers, `exists`) and the reference alike.
+    #[test]
+    fn paths_through_lists_of_objects() {
+        let yaml = r#"
+title: indexed
+id: r-eq
+logsource: {product: test}
+detection:
+    s: {target.alternateId: mallory@example.com}
+    condition: s
+---
+title: lazy
+id: r-re
+logsource: {product: test}
+detection:
+    s: {req.perms.items.ranges.items.cidr|re: '^0\.0\.0\.0/0$'}
+    condition: s
+---
+title: number and exists
+id: r-num
+logsource: {product: test}
+detection:
+    s:
+        target.port|gte: 1024
+        target.type|exists: true
+    condition: s
+"#;
+        let (rules, errors) = parse_str(yaml, Arc::new(PathBuf::from("t.yml")));
+        assert!(errors.is_empty(), "{errors:?}");
+        let rules: Vec<_> = rules.into_iter().map(Arc::new).collect();
+        let opts = CompileOptions::default();
+        let (plan, errors) = Plan::compile(&rules, &opts);
+        assert!(errors.is_empty(), "{errors:?}");
+        let ids = |record: &str| -> Vec<String> {
+            let mut dec = JsonDecoder::new(1 << 20);
+            let ev = dec.decode(record.as_bytes()).expect("JSON");
+            let mut s = Scratch::new();
+            let fast: Vec<String> = plan
+                .scan(ev.root(), &mut s)
+                .iter()
+                .map(|&i| plan.rules[i as usize].key().to_string())
+                .collect();
+            let slow: Vec<String> = rules
+                .iter()
+                .filter(|r| crate::matcher::reference::matches(r, ev.root(), &opts))
+                .map(|r| r.key().to_string())
+                .collect();
+            assert_eq!(fast, slow, "fast path and reference differ on {record}");
+            fast
+        };
+        let okta = r#"{"target":[{"alternateId":"bob@example.com","type":"User"},{"alternateId":"mallory@example.com","port":8443}]}"#;
+        assert_eq!(ids(okta), ["r-eq", "r-num"]);
+        assert_eq!(ids(r#"{"target":{"alternateId":"mallory@example.com"}}"#), ["r-eq"]);
+        assert_eq!(
+            ids(r#"{"target":[{"alternateId":"bob@example.com"},"mallory@example.com"]}"#),
+            Vec::<String>::new()
+        );
+        let trail = r#"{"req":{"perms":{"items":[{"ranges":{"items":[{"cidr":"10.0.0.0/8"}]}},{"ranges":{"items":[{"cidr":"0.0.0.0/0"}]}}]}}}"#;
+        assert_eq!(ids(trail), ["r-re"]);
+        assert_eq!(ids(&trail.replace("0.0.0.0/0", "192.0.2.0/24")), Vec::<String>::new());
     }
 }

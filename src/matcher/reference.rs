@@ -47,7 +47,16 @@ fn item(it: &FieldItem, ev: ValueRef<'_, '_>, o: &CompileOptions) -> bool {
         return false;
     };
     let values: Vec<ValueRef<'_, '_>> = match &it.field {
-        Some(f) => paths(f, o).iter().filter_map(|p| ev.lookup(p)).collect(),
+        Some(f) => {
+            let mut all = Vec::new();
+            for p in paths(f, o) {
+                ev.any_at(&p, &mut |v| {
+                    all.push(v);
+                    false
+                });
+            }
+            all
+        }
         None => {
             let mut all = Vec::new();
             leaves(ev, &mut all);
