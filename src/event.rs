@@ -137,7 +137,7 @@ impl<'t, 'i> ValueRef<'t, 'i> {
         if let Kind::Array(items) = self.kind() {
             return items.elements().any(|e| e.is_object() && e.any_at(path, f));
         }
-        if self.get(path).is_some_and(|v| f(v)) {
+        if self.get(path).is_some_and(&mut *f) {
             return true;
         }
         let mut search = 0;
