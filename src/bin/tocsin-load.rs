@@ -1336,6 +1336,7 @@ fn latency(a: &Args, broker: &Broker, env: &Env) -> anyhow::Result<bool> {
     for line in metrics.render().lines() {
         let summary = [
             "tocsin_commit_seconds",
+            "tocsin_checkpoint_seconds",
             "tocsin_batch_seconds",
             "tocsin_alert_latency_seconds",
         ];

@@ -308,7 +308,12 @@ impl Work {
     /// (when there is correlation state to keep).
     fn proc_state(&mut self) -> Result<Option<Vec<u8>>, SourceError> {
         if self.state.is_some() {
-            Ok(Some(self.proc.checkpoint(&mut self.out)?))
+            let started = Instant::now();
+            let bytes = self.proc.checkpoint(&mut self.out)?;
+            if let Some(m) = self.proc.metrics() {
+                m.checkpoint_taken(started.elapsed());
+            }
+            Ok(Some(bytes))
         } else {
             self.proc.flush(&mut self.out)?;
             Ok(None)
