@@ -8,10 +8,14 @@
 //! and its alerts are sent; with correlation rules, a checkpoint of the whole
 //! pipeline state and the offsets it covers is written to the state topic
 //! ([`crate::sink::state`]); then:
-//! - at-least-once (default): the sink is flushed — every alert, dead letter
-//!   and checkpoint record sent so far is acknowledged — and only then are the
-//!   offsets committed. A crash replays from the last checkpoint (or commit);
-//!   alert ids are deterministic, so the replay re-emits the same ids.
+//! - at-least-once (default): offsets are committed only once every alert,
+//!   dead letter and checkpoint record sent up to the commit point is
+//!   acknowledged, in that order (output, then the checkpoint that claims it,
+//!   then the offsets). Periodic commit points do this without stalling the
+//!   loop ([`Work::commit_point`], [`Work::drive_commits`]: output epochs are
+//!   counted in the producer's delivery callback); revoke and shutdown commit
+//!   points wait. A crash replays from the last checkpoint (or commit); alert
+//!   ids are deterministic, so the replay re-emits the same ids.
 //! - exactly-once (`kafka.exactly_once`): output, checkpoint and offsets
 //!   commit in one Kafka transaction; a crash aborts the open one, and
 //!   `read_committed` consumers see every alert once.
@@ -23,7 +27,9 @@
 //! nor counts them twice.
 //!
 //! Each topic-partition is an input partition of the pipeline watermark; one
-//! silent for `idle_timeout` stops holding it back. Broker trouble is logged
+//! caught up and silent for `idle_timeout` stops holding it back (a timed
+//! sweep, [`crate::source::partitions`], so also while other partitions
+//! stream). Broker trouble is logged
 //! and retried by librdkafka, never a crash: the loop keeps polling.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
