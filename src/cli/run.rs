@@ -242,6 +242,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         write_summary_json(&args, &stats, None)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // stdin may be a live stream (`tail -F … | tocsin run`): flush for latency.
+    proc.set_streaming(args.input.iter().any(|p| p == Path::new("-")));
     let started = Instant::now();
     let readers = args
         .input

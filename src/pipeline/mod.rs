@@ -99,6 +99,11 @@ struct Core {
     /// Records processed since the correlator last applied its hits, and when it did.
     since_flush: usize,
     last_flush: std::time::Instant,
+    /// Live input (Kafka, stdin): flush on the wall clock too, for latency.
+    /// Off for file replays, whose flushes then depend on the input alone,
+    /// so the alert file is the same byte for byte in every run and shard
+    /// count ([`Processor::set_streaming`]).
+    streaming: bool,
     /// Events per source (index of [`Detector::sources`]).
     source_events: Vec<u64>,
     /// Where counters are published at each flush (`--metrics-addr`).
@@ -183,6 +188,7 @@ impl Processor {
                 open: HashMap::new(),
                 since_flush: 0,
                 last_flush: std::time::Instant::now(),
+                streaming: false,
                 source_events: vec![0; detector_sources],
                 metrics: None,
                 correlation_config: c.clone(),
@@ -227,6 +233,7 @@ impl Processor {
         let restored = next.restore(&bytes)?;
         next.core.stats = std::mem::take(&mut self.core.stats);
         next.core.metrics = self.core.metrics.take();
+        next.core.streaming = self.core.streaming;
         *self = next;
         self.core.publish();
         Ok(restored)
@@ -234,6 +241,15 @@ impl Processor {
 
     pub fn stats(&self) -> &Stats {
         &self.core.stats
+    }
+
+    /// Live input: also flush when the watermark passes something that can
+    /// fire ([`FLUSH_MIN_GAP`]) or [`FLUSH_AFTER`] has passed, so alerts do
+    /// not wait for [`FLUSH_EVERY`] records. Replays of files leave it off:
+    /// where correlation alerts fall among match alerts in the output then
+    /// depends on the input alone.
+    pub fn set_streaming(&mut self, on: bool) {
+        self.core.streaming = on;
     }
 
     pub fn metrics(&self) -> Option<Arc<Metrics>> {
@@ -406,15 +422,17 @@ impl Processor {
             .observe(partition, time_ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64);
         self.core.observe_watermark();
         self.core.since_flush += 1;
-        // Count for throughput; the watermark passing a hit or window end
-        // (checked every 8 records, a clock read) for correlation latency;
-        // time (every 64) for the periodic work. A lull flushes too (sources).
+        // Count for throughput. Live input also: the watermark passing a
+        // hit or window end (checked every 8 records, a clock read) for
+        // correlation latency, and time (every 64) for the periodic work; a
+        // lull flushes too (sources).
         let since = self.core.since_flush;
+        let core = &self.core;
         let due = since >= FLUSH_EVERY
-            || (since.is_multiple_of(8)
-                && self.core.correlator.due()
-                && self.core.last_flush.elapsed() >= FLUSH_MIN_GAP)
-            || (since.is_multiple_of(64) && self.core.last_flush.elapsed() >= FLUSH_AFTER);
+            || (core.streaming
+                && since.is_multiple_of(8)
+                && ((core.correlator.due() && core.last_flush.elapsed() >= FLUSH_MIN_GAP)
+                    || (since.is_multiple_of(64) && core.last_flush.elapsed() >= FLUSH_AFTER)));
         if due {
             self.core.flush(out)?;
         }

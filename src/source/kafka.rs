@@ -606,6 +606,7 @@ impl KafkaSource {
 
     /// Restores the group's last checkpoint (when there is correlation state).
     fn start(&self, mut proc: Processor, out: KafkaOutput) -> Result<Work, SourceError> {
+        proc.set_streaming(self.stop_at.is_none());
         let mut resume = BTreeMap::new();
         let mut state = None;
         if proc.has_state() {
