@@ -616,13 +616,11 @@ fn the_shipped_rule_pack_covers_the_pinned_requirements_and_every_event_is_accou
 /// Rule field names that are not ECS and that no profile maps, with the ECS
 /// field(s) they hold: Windows Security EventData (where the ECS field depends
 /// on the event ID: `TargetUserName` is the logon account of 4624/4625, the
-/// new account of 4720, the group of 4732), and the SigmaHQ taxonomies of the
-/// firewall, proxy and Linux file_event categories.
+/// new account of 4720, the group of 4732), and the SigmaHQ taxonomy of the
+/// Linux file_event category.
 const NATIVE_NAMES: &[(&str, &[&str])] = &[
     ("SubjectUserName", &["user.name"]),
     ("TargetUserName", &["user.name", "user.target.name", "group.name"]),
-    ("action", &["event.action"]),
-    ("cs-username", &["user.name"]),
     ("TargetFilename", &["file.path"]),
 ];
 
