@@ -10,7 +10,10 @@
 //! checked by the log-quality monitor (`pipeline::quality`) instead; a
 //! requirement says so with `monitored_by` (which check, and for a secret
 //! scan the samples its detectors must flag; `tests/coverage.rs` holds each
-//! claim to the monitor and the schemas). A requirement neither a rule nor
+//! claim to the monitor and the schemas). The monitor checks a source's
+//! schema-required attributes when its config names the schema (`schema =
+//! "vpn"`, [`crate::config::schema`]), as the shipped config does for each of
+//! its sources that has one. A requirement neither a rule nor
 //! the monitor can serve says why with `not_detectable`. Each requirement is
 //! then in one of three states, in this order of precedence:
 //!

@@ -49,14 +49,38 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     // them (Winlogbeat, flat evtx) takes `winlogbeat-security`'s or
     // `evtx-flat-security`'s field_map / field_prefixes, which give these
     // SigmaHQ names (README "Shipped rules").
-    ("product=windows,service=system", "EventID", "Windows event ID (SigmaHQ name)"),
-    ("product=windows,service=system", "Provider_Name", "Windows event provider (SigmaHQ name)"),
-    ("product=windows,service=windefend", "EventID", "Windows event ID (SigmaHQ name)"),
+    (
+        "product=windows,service=system",
+        "EventID",
+        "Windows event ID (SigmaHQ name)",
+    ),
+    (
+        "product=windows,service=system",
+        "Provider_Name",
+        "Windows event provider (SigmaHQ name)",
+    ),
+    (
+        "product=windows,service=windefend",
+        "EventID",
+        "Windows event ID (SigmaHQ name)",
+    ),
     // auditd records as SigmaHQ's `product: linux, service: auditd` rules
     // read them (Auditbeat/laurel JSON); no seed schema or profile.
-    ("product=linux,service=auditd", "type", "auditd record type (SigmaHQ name)"),
-    ("product=linux,service=auditd", "unit", "systemd unit of SERVICE_STOP records (SigmaHQ name)"),
-    ("product=linux,service=auditd", "audit_enabled", "CONFIG_CHANGE record field (SigmaHQ name)"),
+    (
+        "product=linux,service=auditd",
+        "type",
+        "auditd record type (SigmaHQ name)",
+    ),
+    (
+        "product=linux,service=auditd",
+        "unit",
+        "systemd unit of SERVICE_STOP records (SigmaHQ name)",
+    ),
+    (
+        "product=linux,service=auditd",
+        "audit_enabled",
+        "CONFIG_CHANGE record field (SigmaHQ name)",
+    ),
     // Zeek dns.log's header flags are booleans; ECS has `dns.header_flags`
     // (a list: ["RD", "RA"]), which a profile cannot derive (it renames, it
     // does not rewrite values). The open-resolver rule so reads Zeek's.
@@ -138,11 +162,15 @@ fn norm(ls: &LogSource) -> LogSource {
 
 fn key(ls: &LogSource) -> String {
     let ls = norm(ls);
-    [("product", &ls.product), ("category", &ls.category), ("service", &ls.service)]
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-        .collect::<Vec<_>>()
-        .join(",")
+    [
+        ("product", &ls.product),
+        ("category", &ls.category),
+        ("service", &ls.service),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+    .collect::<Vec<_>>()
+    .join(",")
 }
 
 fn profile_provider(name: &str, what: String, logsource: Option<LogSource>) -> Provider {
@@ -176,14 +204,25 @@ fn providers() -> Vec<Provider> {
     }
     for entry in std::fs::read_dir(common::repo().join("schemas/sources")).unwrap() {
         let p = entry.unwrap().path();
-        let name = p.file_name().unwrap().to_str().unwrap().trim_end_matches(".schema.json");
+        let name = p
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim_end_matches(".schema.json");
         let s = read_json(&format!("schemas/sources/{name}.schema.json"));
         let ls: LogSource = {
             let l = &s["x-tocsin-logsource"];
-            assert!(l.is_object(), "{name}: x-tocsin-logsource (the Sigma logsource of its events)");
+            assert!(
+                l.is_object(),
+                "{name}: x-tocsin-logsource (the Sigma logsource of its events)"
+            );
             let get = |k: &str| l.get(k).map(|v| v.as_str().unwrap().to_string());
             for k in l.as_object().unwrap().keys() {
-                assert!(["product", "category", "service"].contains(&k.as_str()), "{name}: `{k}`");
+                assert!(
+                    ["product", "category", "service"].contains(&k.as_str()),
+                    "{name}: `{k}`"
+                );
             }
             LogSource {
                 product: get("product"),
@@ -282,9 +321,8 @@ impl Checker {
             return None;
         }
         let Some(ls) = ls else {
-            return (!self.ecs.contains(field)).then(|| {
-                "not in the event schema, and no configured source has the rule's logsource".to_string()
-            });
+            return (!self.ecs.contains(field))
+                .then(|| "not in the event schema, and no configured source has the rule's logsource".to_string());
         };
         let providers = &self.by_logsource[ls];
         for (schema, prefix, why) in MISREAD {
@@ -299,7 +337,9 @@ impl Checker {
                     || (p.prefixes && !field.contains('.'))
                     || (!self.ecs_sets.contains(head)
                         && field.contains('.')
-                        && p.paths.iter().any(|n| n.split('.').next() == Some(head) && n.contains('.')))
+                        && p.paths
+                            .iter()
+                            .any(|n| n.split('.').next() == Some(head) && n.contains('.')))
             });
         (!carried).then(|| {
             let what: Vec<&str> = providers.iter().map(|p| p.what.as_str()).collect();
@@ -377,7 +417,12 @@ fn problems(loaded: &LoadedRules) -> Vec<String> {
 #[test]
 fn every_field_a_shipped_rule_reads_is_carried_by_its_sources() {
     let problems = problems(&shipped());
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -414,8 +459,9 @@ fn every_allow_list_entry_is_used() {
     for (ls, f, why) in ALLOWED {
         let ls = parse_logsource(ls).unwrap();
         assert!(
-            reads.iter().any(|(rl, rf)| key(rl) == key(&ls)
-                && (rf == f || (f.ends_with('.') && rf.starts_with(f)))),
+            reads
+                .iter()
+                .any(|(rl, rf)| key(rl) == key(&ls) && (rf == f || (f.ends_with('.') && rf.starts_with(f)))),
             "allow-list entry ({ls}, {f}: {why}) matches no rule field: remove it"
         );
     }

@@ -10,6 +10,10 @@
 //! `log_quality` alert. A gap between two events of a source longer than its
 //! `max_silence` raises `source_silent` (also judged on event time).
 //!
+//! A source's required fields are its `required_fields`, which a `schema`
+//! fills with the source schema's (`config::schema`); each is read through
+//! the source's field mapping, and `@timestamp` through its time fields too.
+//!
 //! Costs on the hot path: a few field lookups per event (paths resolved
 //! once, here), and a JSON copy of one event in `secret_scan_every`.
 
@@ -116,7 +120,27 @@ impl Quality {
             .iter()
             .map(|sp| SourceQuality {
                 name: sp.source.name.clone(),
-                paths: sp.source.required_fields.iter().map(|f| sp.opts.paths(f)).collect(),
+                paths: sp
+                    .source
+                    .required_fields
+                    .iter()
+                    .map(|f| {
+                        let mut paths = sp.opts.paths(f);
+                        // The event time is `@timestamp` as the schemas see it
+                        // (`classify::ecs`), wherever the source reads it (Zeek's `ts`).
+                        if f == "@timestamp" {
+                            paths.extend(
+                                sp.time
+                                    .fields
+                                    .iter()
+                                    .filter(|t| !paths.contains(t))
+                                    .cloned()
+                                    .collect::<Vec<_>>(),
+                            );
+                        }
+                        paths
+                    })
+                    .collect(),
                 required: sp.source.required_fields.clone(),
                 time_fields: sp.time.fields.clone(),
                 max_silence: sp.source.max_silence_ns,
