@@ -10,7 +10,10 @@
 //! checked by the log-quality monitor (`pipeline::quality`) instead; a
 //! requirement says so with `monitored_by` (which check, and for a secret
 //! scan the samples its detectors must flag; `tests/coverage.rs` holds each
-//! claim to the monitor and the schemas). A requirement neither a rule nor
+//! claim to the monitor and the schemas). The monitor checks a source's
+//! schema-required attributes when its config names the schema (`schema =
+//! "vpn"`, [`crate::config::schema`]), as the shipped config does for each of
+//! its sources that has one. A requirement neither a rule nor
 //! the monitor can serve says why with `not_detectable`. Each requirement is
 //! then in one of three states, in this order of precedence:
 //!
@@ -436,6 +439,20 @@ pub fn report(requirements: Vec<Requirement>, rules: &LoadedRules) -> Report {
 }
 
 fn detection_ref(r: &Rule) -> RuleRef {
+    RuleRef {
+        id: r.key().to_string(),
+        title: r.title.clone(),
+        kind: "detection",
+        file: r.location.file.display().to_string(),
+        fields: detection_fields(r),
+    }
+}
+
+/// The event fields a detection rule reads, as written in the rule (sorted,
+/// each once): the fields of its detection items, and the targets of
+/// `fieldref` (`a|fieldref: b` reads field b too). Keyword searches read no
+/// named field.
+pub fn detection_fields(r: &Rule) -> Vec<String> {
     let mut fields: BTreeSet<String> = BTreeSet::new();
     for item in r
         .detection
@@ -445,7 +462,6 @@ fn detection_ref(r: &Rule) -> RuleRef {
         .flat_map(|g| &g.items)
     {
         fields.extend(item.field.clone());
-        // `a|fieldref: b` reads field b too.
         if item.has(Modifier::Fieldref) {
             fields.extend(item.values.iter().filter_map(|v| match v {
                 Value::String(s) => Some(s.raw.clone()),
@@ -453,13 +469,27 @@ fn detection_ref(r: &Rule) -> RuleRef {
             }));
         }
     }
-    RuleRef {
-        id: r.key().to_string(),
-        title: r.title.clone(),
-        kind: "detection",
-        file: r.location.file.display().to_string(),
-        fields: fields.into_iter().collect(),
+    fields.into_iter().collect()
+}
+
+/// The event fields a correlation reads in the events of each rule it
+/// references: (the reference as written, the field), sorted, each once. Its
+/// group-by fields (an alias stands for the field it names for that rule)
+/// and the field its condition counts (`value_count`, ...).
+pub fn correlation_fields(c: &CorrelationRule) -> Vec<(String, String)> {
+    let mut out: BTreeSet<(String, String)> = BTreeSet::new();
+    for r in &c.rules {
+        let rule = &r.reference;
+        for g in &c.group_by {
+            let field = match c.aliases.iter().find(|a| &a.name == g) {
+                Some(a) => a.fields.iter().find(|(x, _)| x == rule).map(|(_, f)| f.clone()),
+                None => Some(g.clone()),
+            };
+            out.extend(field.map(|f| (rule.clone(), f)));
+        }
+        out.extend(c.condition.field.clone().map(|f| (rule.clone(), f)));
     }
+    out.into_iter().collect()
 }
 
 fn correlation_ref(c: &CorrelationRule) -> RuleRef {

@@ -806,7 +806,7 @@ fn kafka_alert_topic_uses_output_alerts_format() {
         .expect("spawn tocsin");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8(o.stdout).unwrap();
-    assert_eq!(text.lines().count(), 12, "{text}");
+    assert_eq!(text.lines().count(), 14, "{text}");
     for l in text.lines() {
         let c = parse_cef(l);
         assert_eq!(c.header[1], "Tocsin");
@@ -820,7 +820,7 @@ fn kafka_alert_topic_uses_output_alerts_format() {
         .expect("spawn tocsin");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8(o.stdout.clone()).unwrap();
-    assert_eq!(text.lines().count(), 12, "{text}");
+    assert_eq!(text.lines().count(), 14, "{text}");
     text.lines().for_each(|l| assert_eq!(parse_syslog(l).msgid, "ALERT"));
     let ok = verify_alert(&o.stdout, &[("TOCSIN_OUTPUT__SIGN_KEY", KEY)], &[]);
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));

@@ -24,6 +24,8 @@ fn embedded_default_produces_the_expected_alerts() {
             "Account Lockout Storm on One Host",
             "Brute Force Followed by Successful Logon",
             "Certutil Used to Download a File",
+            "Log quality: missing_field in source linux-sshd-syslog",
+            "Log quality: missing_field in source linux-sshd-syslog",
             "Member Added to a Privileged Local or Domain Group",
             "Password Spraying From One Source",
             "PowerShell Encoded Command",
@@ -41,6 +43,23 @@ fn embedded_default_produces_the_expected_alerts() {
     assert_eq!(key["group"]["host.name"], "bastion-1");
     assert_eq!(key["window"]["end"], "2026-11-02T09:25:30Z");
     assert_eq!(key["evidence_refs"][1]["topic"], "syslog-auth");
+    // The one deliberate log-quality finding: the raw-syslog bastion source
+    // (`schema = "bastion"`) lacks the key fingerprint of its password
+    // attempts, disconnects and PAM line (5 of 6), the PAM line also an
+    // action; every other sample source satisfies its schema.
+    let mut quality: Vec<String> = alerts
+        .iter()
+        .filter(|a| a["kind"] == "log_quality")
+        .map(|a| format!("{} {} {}", a["group"]["source"], a["group"]["field"], a["count"]))
+        .collect();
+    quality.sort();
+    assert_eq!(
+        quality,
+        [
+            r#""linux-sshd-syslog" "event.action" 1"#,
+            r#""linux-sshd-syslog" "ssh.key.fingerprint" 5"#
+        ]
+    );
     let brute = alerts
         .iter()
         .find(|a| a["rule"]["title"] == "Brute Force Followed by Successful Logon")
@@ -101,7 +120,7 @@ fn kafka_and_file_replay_give_the_same_alert_ids() {
     ]);
     assert!(kafka.status.success() && file.status.success());
     let (k, f) = (common::stdout_lines(&kafka), common::stdout_lines(&file));
-    assert_eq!(k.len(), 12);
+    assert_eq!(k.len(), 14);
     assert_eq!(ids(&k), ids(&f));
 }
 

@@ -134,3 +134,91 @@ fn a_clean_source_raises_nothing_and_ids_are_stable() {
     };
     assert_eq!(ids(run(dirty.clone())), ids(run(dirty)));
 }
+
+/// Runs `lines` with `config` (no rule fires); the alerts, or the failed output.
+fn run_config(config: &str, lines: Vec<String>) -> Result<Vec<Value>, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tocsin.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
+    let input = common::write_lines(dir.path(), "in.ndjson", lines);
+    let out = dir.path().join("alerts.ndjson");
+    let o = common::run(&[
+        "run",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--dead-letter",
+        "/dev/null",
+    ]);
+    if !o.status.success() {
+        return Err(String::from_utf8_lossy(&o.stderr).into_owned());
+    }
+    Ok(common::file_lines(&out))
+}
+
+/// A bastion login with everything `schemas/sources/bastion.schema.json`
+/// requires, and the minute `m`.
+fn bastion_event(m: u32, fingerprint: bool) -> Value {
+    let mut e = serde_json::json!({
+        "@timestamp": format!("2026-03-02T10:{m:02}:00Z"),
+        "host": {"name": "bastion-1"},
+        "event": {"action": "ssh_login", "outcome": "success", "category": ["authentication"]},
+        "user": {"name": "deploy"},
+        "source": {"ip": "10.1.1.1"},
+        "ssh": {"key": {"fingerprint": "ED25519 SHA256:3Tq1sOpV0dGmE6pA5c7n0pH8Q4wM1x9bYtZr2uLkD0s"}}
+    });
+    if !fingerprint {
+        e["ssh"].as_object_mut().unwrap().clear();
+    }
+    e
+}
+
+#[test]
+fn a_sources_schema_makes_its_required_fields_checked() {
+    let config =
+        |extra: &str| format!("[[sources]]\nname = \"bastion\"\ncategory = \"bastion\"\nschema = \"bastion\"\n{extra}");
+    // 10 logins, 3 without the key's fingerprint: the schema requires it.
+    let lines: Vec<String> = (0..10).map(|m| bastion_event(m, m < 7).to_string()).collect();
+    let findings = |alerts: Vec<Value>| -> Vec<String> {
+        alerts
+            .iter()
+            .filter(|a| a["kind"] == "log_quality")
+            .map(|a| format!("{} {} {}", a["group"]["measure"], a["group"]["field"], a["count"]))
+            .collect()
+    };
+    let got = findings(run_config(&config(""), lines.clone()).unwrap());
+    assert_eq!(got, [r#""missing_field" "ssh.key.fingerprint" 3"#]);
+    // The source's own required fields are added to the schema's.
+    let got = findings(run_config(&config("required_fields = [\"labels.site\"]\n"), lines).unwrap());
+    assert_eq!(
+        got,
+        [
+            r#""missing_field" "ssh.key.fingerprint" 3"#,
+            r#""missing_field" "labels.site" 10"#
+        ]
+    );
+    // Complete events raise nothing.
+    let clean: Vec<String> = (0..10).map(|m| bastion_event(m, true).to_string()).collect();
+    assert_eq!(findings(run_config(&config(""), clean).unwrap()), Vec::<String>::new());
+}
+
+#[test]
+fn an_unknown_schema_is_a_config_error_with_its_line_and_the_known_ones() {
+    let err = run_config(
+        "[quality]\nperiod = \"1h\"\n\n[[sources]]\nname = \"b\"\ncategory = \"bastion\"\nschema = \"bastoin\"\n",
+        vec![],
+    )
+    .unwrap_err();
+    assert!(err.contains("tocsin.toml:7"), "{err}");
+    assert!(err.contains("source `b`: unknown schema `bastoin`"), "{err}");
+    for known in ["bastion", "directory", "dns", "hypervisor", "web-proxy"] {
+        assert!(err.contains(known), "{known} missing from: {err}");
+    }
+}

@@ -158,7 +158,7 @@ fn print_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     }
     writeln!(
         out,
-        "✔ covered by rules  ◐ monitored by log quality (for sources that opt in; see README)  ✘ uncovered"
+        "✔ covered by rules  ◐ monitored by log quality (sources that name their `schema`; see README)  ✘ uncovered"
     )?;
     if !r.unknown_tags.is_empty() {
         writeln!(out, "{} tag(s) name no requirement (see stderr)", r.unknown_tags.len())?;

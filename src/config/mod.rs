@@ -9,6 +9,7 @@ use std::path::Path;
 
 pub mod env;
 pub mod profile;
+pub mod schema;
 
 use serde::{Deserialize, Serialize};
 
@@ -261,7 +262,8 @@ pub struct SourceConfig {
     pub time_fields: Option<Vec<String>>,
     /// Attributes the standards require of this source (rule field names,
     /// read through `field_map`): the share of events missing each one is
-    /// monitored and alerted on (`[quality]`).
+    /// monitored and alerted on (`[quality]`). With `schema`, the schema's
+    /// required fields come first and these are added ([`schema`]).
     #[serde(default)]
     pub required_fields: Vec<String>,
     /// A gap in this source's events longer than this (event time, e.g.
@@ -272,6 +274,12 @@ pub struct SourceConfig {
     /// source's own keys when the config is loaded; see [`profile`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// A seed source schema (`schemas/sources/<name>.schema.json`, embedded)
+    /// whose required fields (`x-tocsin-required-fields`) this source must
+    /// carry: merged into `required_fields` when the config is loaded; see
+    /// [`schema`]. A profile may set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     /// Field extraction from a text field (a raw syslog line in `message`):
     /// named regex captures become event fields
     /// ([`crate::decode::extract`]). Runs before `when` is checked, so
@@ -396,6 +404,7 @@ impl Config {
             message: e.message().to_string(),
         })?;
         cfg.apply_profiles(file, Some(text))?;
+        cfg.apply_schemas(file, Some(text))?;
         cfg.check_extract(file, Some(text))?;
         cfg.validate(file)?;
         Ok(cfg)
@@ -430,6 +439,7 @@ impl Config {
                 .try_into()
                 .map_err(|e: toml::de::Error| err(format!("{} (key `{}`)", e.message(), o.path.join("."))))?;
             cfg.apply_profiles(&format!("environment variable {}", o.var), None)?;
+            cfg.apply_schemas(&format!("environment variable {}", o.var), None)?;
             cfg.check_extract(&format!("environment variable {}", o.var), None)?;
             cfg.validate(&format!("environment variable {}", o.var))?;
         }
@@ -461,6 +471,32 @@ impl Config {
                 file: file.to_string(),
                 line: text.zip(s.profile.as_deref()).and_then(|(t, p)| profile_line(t, p)),
                 message: format!("source `{}`: {e}", s.name),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Merges the required fields of each source's `schema` into its
+    /// `required_fields` ([`schema::apply`]), after the profiles (which may
+    /// set `schema`). `text`, when given, locates an unknown schema's line.
+    fn apply_schemas(&mut self, file: &str, text: Option<&str>) -> Result<(), ConfigError> {
+        for s in &mut self.sources {
+            schema::apply(s).map_err(|e| {
+                let from_profile = s
+                    .profile
+                    .as_deref()
+                    .filter(|p| profile::get(p).is_ok_and(|p| p.schema.is_some() && p.schema == s.schema));
+                ConfigError {
+                    file: file.to_string(),
+                    line: text
+                        .zip(s.schema.as_deref())
+                        .and_then(|(t, n)| key_line(t, "schema", n))
+                        .or_else(|| text.zip(from_profile).and_then(|(t, p)| profile_line(t, p))),
+                    message: match from_profile {
+                        Some(p) => format!("source `{}` (profile `{p}`): {e}", s.name),
+                        None => format!("source `{}`: {e}", s.name),
+                    },
+                }
             })?;
         }
         Ok(())
@@ -557,9 +593,14 @@ impl Config {
 
 /// The line of `profile = "<name>"` in config text (for error messages).
 fn profile_line(text: &str, name: &str) -> Option<usize> {
+    key_line(text, "profile", name)
+}
+
+/// The line of `<key> = "<name>"` in config text (for error messages).
+fn key_line(text: &str, key: &str, name: &str) -> Option<usize> {
     let quoted = [format!("\"{name}\""), format!("'{name}'")];
     text.lines()
-        .position(|l| l.contains("profile") && quoted.iter().any(|q| l.contains(q.as_str())))
+        .position(|l| l.contains(key) && quoted.iter().any(|q| l.contains(q.as_str())))
         .map(|i| i + 1)
 }
 

@@ -9,8 +9,8 @@
 //!
 //! - `when` and `field_map` are tables, merged entry by entry: the profile's
 //!   entries are kept unless the source sets the same key, whose value wins;
-//! - `product`, `category`, `service` are taken one by one from the profile
-//!   when the source leaves them unset;
+//! - `product`, `category`, `service` and `schema` are taken one by one from
+//!   the profile when the source leaves them unset;
 //! - `field_prefixes` and `time_fields` are lists, taken whole: the source's
 //!   when it sets them (a non-empty `field_prefixes`, any `time_fields`),
 //!   else the profile's.
@@ -56,6 +56,10 @@ pub struct Profile {
     pub time_fields: Option<Vec<String>>,
     #[serde(default)]
     pub extract: Vec<ExtractConfig>,
+    /// The seed source schema the shape delivers (`schemas/sources/`), whose
+    /// required fields the source is then checked for ([`super::schema`]).
+    #[serde(default)]
+    pub schema: Option<String>,
 }
 
 /// Why a profile could not be used.
@@ -107,6 +111,7 @@ pub fn merge(source: &mut SourceConfig, profile: &Profile) {
         (&mut source.product, &profile.product),
         (&mut source.category, &profile.category),
         (&mut source.service, &profile.service),
+        (&mut source.schema, &profile.schema),
     ] {
         if ours.is_none() {
             ours.clone_from(theirs);
@@ -228,6 +233,20 @@ mod tests {
         assert_eq!(s.extract[1..], profile.extract[..]);
         apply(&mut s).unwrap();
         assert_eq!(s.extract.len(), 1 + profile.extract.len(), "idempotent");
+    }
+
+    #[test]
+    fn a_profiles_schema_is_taken_unless_the_source_sets_one() {
+        let profile = Profile {
+            schema: Some("bastion".into()),
+            ..get("syslog-sshd").unwrap()
+        };
+        let mut s = source("name = \"a\"");
+        merge(&mut s, &profile);
+        assert_eq!(s.schema.as_deref(), Some("bastion"));
+        let mut s = source("name = \"a\"\nschema = \"dns\"");
+        merge(&mut s, &profile);
+        assert_eq!(s.schema.as_deref(), Some("dns"));
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //! `log_quality` alert. A gap between two events of a source longer than its
 //! `max_silence` raises `source_silent` (also judged on event time).
 //!
+//! A source's required fields are its `required_fields`, which a `schema`
+//! fills with the source schema's (`config::schema`); each is read through
+//! the source's field mapping, and `@timestamp` through its time fields too.
+//!
 //! Costs on the hot path: a few field lookups per event (paths resolved
 //! once, here), and a JSON copy of one event in `secret_scan_every`.
 
@@ -35,7 +39,8 @@ pub enum Finding {
         threshold: f64,
         start: i64,
         end: i64,
-        /// Input position of the first offending event.
+        /// Input position of the first offending event (earliest by event
+        /// time, then position).
         first: Seq,
     },
     /// No event of `source` between `last` and `last + max_silence`.
@@ -48,21 +53,30 @@ pub enum Finding {
     },
 }
 
+/// Offending events counted, and the first of them: the earliest by
+/// (event time, input position), so the finding names the same event
+/// whatever order the events arrived in (partitions interleave).
+#[derive(Clone, Copy, Debug, Default)]
+struct Counter {
+    n: u64,
+    first: (i64, Seq),
+}
+
 /// Counters of one source in one period.
 #[derive(Clone, Debug, Default)]
 struct Period {
     events: u64,
-    /// Per required field: events without it, and the first one's position.
-    missing: Vec<(u64, Seq)>,
-    non_utc: (u64, Seq),
-    secrets: (u64, Seq),
+    /// Per required field: events without it.
+    missing: Vec<Counter>,
+    non_utc: Counter,
+    secrets: Counter,
 }
 
-fn count(c: &mut (u64, Seq), seq: Seq) {
-    if c.0 == 0 {
-        c.1 = seq;
+fn count(c: &mut Counter, time: i64, seq: Seq) {
+    if c.n == 0 || (time, seq) < c.first {
+        c.first = (time, seq);
     }
-    c.0 += 1;
+    c.n += 1;
 }
 
 struct SourceQuality {
@@ -116,7 +130,27 @@ impl Quality {
             .iter()
             .map(|sp| SourceQuality {
                 name: sp.source.name.clone(),
-                paths: sp.source.required_fields.iter().map(|f| sp.opts.paths(f)).collect(),
+                paths: sp
+                    .source
+                    .required_fields
+                    .iter()
+                    .map(|f| {
+                        let mut paths = sp.opts.paths(f);
+                        // The event time is `@timestamp` as the schemas see it
+                        // (`classify::ecs`), wherever the source reads it (Zeek's `ts`).
+                        if f == "@timestamp" {
+                            paths.extend(
+                                sp.time
+                                    .fields
+                                    .iter()
+                                    .filter(|t| !paths.contains(t))
+                                    .cloned()
+                                    .collect::<Vec<_>>(),
+                            );
+                        }
+                        paths
+                    })
+                    .collect(),
                 required: sp.source.required_fields.clone(),
                 time_fields: sp.time.fields.clone(),
                 max_silence: sp.source.max_silence_ns,
@@ -127,7 +161,7 @@ impl Quality {
                 silent_reported: false,
                 seen: 0,
                 totals: Period {
-                    missing: vec![(0, 0); sp.source.required_fields.len()],
+                    missing: vec![Counter::default(); sp.source.required_fields.len()],
                     ..Period::default()
                 },
             })
@@ -171,7 +205,7 @@ impl Quality {
         let n = s.required.len();
         let period = (start + self.period_ns > self.judged_until).then(|| {
             s.periods.entry(start).or_insert_with(|| Period {
-                missing: vec![(0, 0); n],
+                missing: vec![Counter::default(); n],
                 ..Period::default()
             })
         });
@@ -180,15 +214,15 @@ impl Quality {
             if missing != 0 {
                 for (i, m) in p.missing.iter_mut().enumerate().take(64) {
                     if missing & (1 << i) != 0 {
-                        count(m, seq);
+                        count(m, time, seq);
                     }
                 }
             }
             if non_utc {
-                count(&mut p.non_utc, seq);
+                count(&mut p.non_utc, time, seq);
             }
             if secret {
-                count(&mut p.secrets, seq);
+                count(&mut p.secrets, time, seq);
             }
         }
     }
@@ -233,10 +267,10 @@ impl Quality {
                     .required
                     .iter()
                     .cloned()
-                    .zip(s.totals.missing.iter().map(|m| m.0))
+                    .zip(s.totals.missing.iter().map(|m| m.n))
                     .collect(),
-                non_utc: s.totals.non_utc.0,
-                secrets: s.totals.secrets.0,
+                non_utc: s.totals.non_utc.n,
+                secrets: s.totals.secrets.n,
                 last_event_ns: s.last_time,
             })
             .collect()
@@ -286,28 +320,28 @@ fn silences(s: &mut SourceQuality, limit: i64, watermark: i64, out: &mut Vec<Fin
 
 fn findings(cfg: &QualityConfig, s: &SourceQuality, p: &Period, start: i64, end: i64, out: &mut Vec<Finding>) {
     let share = |n: u64| n as f64 / p.events.max(1) as f64;
-    let mut push = |measure: &'static str, field: Option<String>, (count, first): (u64, Seq), threshold: f64| {
+    let mut push = |measure: &'static str, field: Option<String>, c: Counter, threshold: f64| {
         out.push(Finding::Quality {
             source: s.name.clone(),
             measure,
             field,
-            count,
+            count: c.n,
             events: p.events,
             threshold,
             start,
             end,
-            first,
+            first: c.first.1,
         })
     };
     for (field, &m) in s.required.iter().zip(&p.missing) {
-        if m.0 > 0 && share(m.0) > cfg.max_missing_share {
+        if m.n > 0 && share(m.n) > cfg.max_missing_share {
             push("missing_field", Some(field.clone()), m, cfg.max_missing_share);
         }
     }
-    if p.non_utc.0 > 0 && share(p.non_utc.0) > cfg.max_non_utc_share {
+    if p.non_utc.n > 0 && share(p.non_utc.n) > cfg.max_non_utc_share {
         push("non_utc_time", None, p.non_utc, cfg.max_non_utc_share);
     }
-    if p.secrets.0 > 0 {
+    if p.secrets.n > 0 {
         push("secret_in_event", None, p.secrets, 0.0);
     }
 }
