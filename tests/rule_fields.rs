@@ -98,6 +98,13 @@ const ALLOWED: &[(&str, &str, &str)] = &[
         "annotations.",
         "admission annotations (pod security violations)",
     ),
+    // CloudTrail's request payload differs per API call and has no ECS
+    // fields; `aws-cloudtrail` renames the envelope only.
+    (
+        "product=aws,service=cloudtrail",
+        "requestParameters.",
+        "the API call's parameters as CloudTrail records them (security group rules)",
+    ),
 ];
 
 /// Rule logsources that no schema, profile or sample source provides
