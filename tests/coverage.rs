@@ -834,22 +834,10 @@ fn every_log_quality_claim_is_checked_by_the_monitor() {
     )
     .unwrap();
     let input = common::write_lines(dir.path(), "in.ndjson", events.iter().map(|e| e.to_string()));
-    let out = dir.path().join("alerts.ndjson");
-    let o = common::run(&[
-        "run",
-        "--rules",
-        rules.to_str().unwrap(),
-        "--config",
-        cfg.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--dead-letter",
-        "/dev/null",
-    ]);
-    assert!(o.status.success(), "{}\n{config}", String::from_utf8_lossy(&o.stderr));
-    let got: BTreeSet<(String, String, Option<String>)> = common::file_lines(&out)
+    let r = common::try_replay(dir.path(), "claims", &cfg, &rules, &input)
+        .unwrap_or_else(|e| panic!("tocsin run failed: {e}\n{config}"));
+    let got: BTreeSet<(String, String, Option<String>)> = r
+        .alerts
         .iter()
         .filter(|a| a["kind"] == "log_quality" || a["kind"] == "source_silent")
         .map(|a| {

@@ -48,30 +48,7 @@ fn event(m: u32, user: Option<&str>, ip: Option<&str>, zone: &str, extra: &str) 
 }
 
 fn run(lines: Vec<String>) -> Vec<Value> {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("tocsin.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
-    let rules = dir.path().join("rules.yml");
-    std::fs::write(&rules, RULES).unwrap();
-    let input = common::write_lines(dir.path(), "in.ndjson", lines);
-    let out = dir.path().join("alerts.ndjson");
-    let o = common::run(&[
-        "run",
-        "--rules",
-        rules.to_str().unwrap(),
-        "--config",
-        cfg.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--dead-letter",
-        "/dev/null",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let alerts = common::file_lines(&out);
-    common::assert_schema_valid(&alerts);
-    alerts
+    run_config(CONFIG, lines).unwrap_or_else(|e| panic!("tocsin run failed: {e}"))
 }
 
 fn describe(a: &Value) -> String {
@@ -143,24 +120,7 @@ fn run_config(config: &str, lines: Vec<String>) -> Result<Vec<Value>, String> {
     let rules = dir.path().join("rules.yml");
     std::fs::write(&rules, RULES).unwrap();
     let input = common::write_lines(dir.path(), "in.ndjson", lines);
-    let out = dir.path().join("alerts.ndjson");
-    let o = common::run(&[
-        "run",
-        "--rules",
-        rules.to_str().unwrap(),
-        "--config",
-        cfg.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--dead-letter",
-        "/dev/null",
-    ]);
-    if !o.status.success() {
-        return Err(String::from_utf8_lossy(&o.stderr).into_owned());
-    }
-    Ok(common::file_lines(&out))
+    common::try_replay(dir.path(), "run", &cfg, &rules, &input).map(|r| r.alerts)
 }
 
 /// A bastion login with everything `schemas/sources/bastion.schema.json`

@@ -29,38 +29,13 @@ fn replay(dir: &Path, profile: &str, rules_yaml: &str, input: &Path) -> (Vec<Val
     .unwrap();
     let rules = dir.join("rules.yml");
     std::fs::write(&rules, rules_yaml).unwrap();
-    let out = dir.join(format!("{profile}.alerts.ndjson"));
-    let dead = dir.join(format!("{profile}.dead.ndjson"));
-    let summary = dir.join(format!("{profile}.summary.json"));
-    let o = common::run(&[
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-        "--rules",
-        rules.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--dead-letter",
-        dead.to_str().unwrap(),
-        "--summary-json",
-        summary.to_str().unwrap(),
-    ]);
+    let r = common::replay(dir, profile, &config, &rules, input);
     assert!(
-        o.status.success(),
-        "tocsin run ({profile}) failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(
-        common::file_lines(&dead).is_empty(),
+        r.dead_letters.is_empty(),
         "{profile}: dead letters {:?}",
-        common::file_lines(&dead)
+        r.dead_letters
     );
-    let alerts = common::file_lines(&out);
-    common::assert_schema_valid(&alerts);
-    let summary: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
-    (alerts, summary["stats"].clone())
+    (r.alerts, r.stats)
 }
 
 /// Rule id → sorted identities of the matched events (`key` reads one from an evidence event).

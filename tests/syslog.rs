@@ -271,34 +271,9 @@ fn replay(dir: &Path, name: &str, profile: &str, lines: Vec<String>) -> (Vec<Val
     let config = dir.join(format!("{name}.toml"));
     std::fs::write(&config, CONFIG.replace("PROFILE", profile)).unwrap();
     let input = common::write_lines(dir, &format!("{name}.ndjson"), lines);
-    let out = dir.join(format!("{name}.alerts"));
-    let dead = dir.join(format!("{name}.dead"));
-    let summary = dir.join(format!("{name}.summary"));
-    let o = common::run(&[
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-        "--rules",
-        common::repo().join("rules/linux").to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--dead-letter",
-        dead.to_str().unwrap(),
-        "--summary-json",
-        summary.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
-    assert!(
-        common::file_lines(&dead).is_empty(),
-        "{name}: {:?}",
-        common::file_lines(&dead)
-    );
-    let alerts = common::file_lines(&out);
-    common::assert_schema_valid(&alerts);
-    let summary: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
-    (alerts, summary["stats"].clone())
+    let r = common::replay(dir, name, &config, &common::repo().join("rules/linux"), &input);
+    assert!(r.dead_letters.is_empty(), "{name}: {:?}", r.dead_letters);
+    (r.alerts, r.stats)
 }
 
 /// What must not depend on the shape: rule, kind, time, group, count,

@@ -194,3 +194,53 @@ correlation:
 generate: true
 level: high
 "#;
+
+/// What `tocsin run --config … --rules … --input …` wrote into its files.
+pub struct Replayed {
+    pub alerts: Vec<serde_json::Value>,
+    pub dead_letters: Vec<serde_json::Value>,
+    /// The `--summary-json` stats.
+    pub stats: serde_json::Value,
+}
+
+/// Replays `input` with `config` and `rules` (file or directory), its files
+/// named after `name` in `dir`. `Err(stderr)` when the run fails; the alerts
+/// of a successful one are checked against the alert schema.
+pub fn try_replay(dir: &Path, name: &str, config: &Path, rules: &Path, input: &Path) -> Result<Replayed, String> {
+    let out = dir.join(format!("{name}.alerts.ndjson"));
+    let dead = dir.join(format!("{name}.dead.ndjson"));
+    let summary = dir.join(format!("{name}.summary.json"));
+    let path = |p: &Path| p.to_str().expect("UTF-8 path").to_string();
+    let o = run(&[
+        "run",
+        "--config",
+        &path(config),
+        "--rules",
+        &path(rules),
+        "--input",
+        &path(input),
+        "--output",
+        &path(&out),
+        "--dead-letter",
+        &path(&dead),
+        "--summary-json",
+        &path(&summary),
+    ]);
+    if !o.status.success() {
+        return Err(String::from_utf8_lossy(&o.stderr).into_owned());
+    }
+    let alerts = file_lines(&out);
+    assert_schema_valid(&alerts);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).expect("summary written")).expect("summary is JSON");
+    Ok(Replayed {
+        alerts,
+        dead_letters: file_lines(&dead),
+        stats: summary["stats"].clone(),
+    })
+}
+
+/// [`try_replay`] that must succeed.
+pub fn replay(dir: &Path, name: &str, config: &Path, rules: &Path, input: &Path) -> Replayed {
+    try_replay(dir, name, config, rules, input).unwrap_or_else(|e| panic!("tocsin run ({name}) failed: {e}"))
+}
