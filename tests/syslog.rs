@@ -149,7 +149,7 @@ fn the_profile_parses_the_sshd_messages_detection_needs() {
 
 /// The same ten failures then a root login from one address, and a key
 /// login after an authorized_keys change, in four shapes.
-fn sequence() -> Vec<(String, &'static str, String, u16, &'static str, &'static str)> {
+fn sequence() -> Vec<Attempt> {
     // (time, outcome, user, port, method, host)
     let mut v = Vec::new();
     for (i, user) in [
@@ -189,51 +189,52 @@ fn sequence() -> Vec<(String, &'static str, String, u16, &'static str, &'static 
 const FP: &str = "RSA SHA256:LC7u45LFTZVgAtATRynyqPOkbTW/6nnNC8vMqcg2X2o";
 const KEY_WRITTEN: &str = r#"{"@timestamp":"2026-11-02T11:20:00Z","host":{"name":"bastion-1"},"event":{"module":"file_integrity","action":["updated"],"category":["file"]},"file":{"path":"/home/deploy/.ssh/authorized_keys"}}"#;
 
-fn ecs_lines() -> Vec<String> {
+type Attempt = (String, &'static str, String, u16, &'static str, &'static str);
+
+/// The sequence in one shape: `line` renders an attempt given its sshd
+/// message; the authorized_keys write goes in before the key login.
+fn lines(mut line: impl FnMut(&Attempt, String) -> String) -> Vec<String> {
     let mut out = Vec::new();
-    for (t, outcome, user, port, method, ip) in sequence() {
-        if method == "publickey" {
+    for a in sequence() {
+        let (_, outcome, user, port, method, ip) = &a;
+        if *method == "publickey" {
             out.push(KEY_WRITTEN.to_string()); // in time order: 11:20, before the 11:30 key login
         }
-        let verb = if outcome == "success" { "Accepted" } else { "Failed" };
-        let sig = if method == "publickey" {
+        let verb = if *outcome == "success" { "Accepted" } else { "Failed" };
+        let sig = if *method == "publickey" {
             format!(": {FP}")
         } else {
             String::new()
         };
+        let body = format!("{verb} {method} for {user} from {ip} port {port} ssh2{sig}");
+        out.push(line(&a, body));
+    }
+    out
+}
+
+fn ecs_lines() -> Vec<String> {
+    lines(|(t, outcome, user, port, method, ip), message| {
         let mut e = json!({
             "@timestamp": t, "host": {"hostname": "bastion-1"},
             "event": {"dataset": "system.auth", "action": "ssh_login", "outcome": outcome, "category": ["authentication"]},
             "process": {"name": "sshd", "pid": 2231}, "user": {"name": user},
             "source": {"ip": ip, "port": port},
             "system": {"auth": {"ssh": {"method": method}}},
-            "message": format!("{verb} {method} for {user} from {ip} port {port} ssh2{sig}"),
+            "message": message,
         });
-        if method == "publickey" {
+        if *method == "publickey" {
             e["system"]["auth"]["ssh"]["signature"] = json!(FP);
         }
-        out.push(e.to_string());
-    }
-    out
+        e.to_string()
+    })
 }
 
 /// `shape`: "pipeline" (Filebeat log input: @timestamp, host.name, the raw
 /// RFC 3164 line), "5424" (the bare RFC 5424 line), "3164" (the bare RFC
 /// 3164 line: year inferred, no zone).
 fn syslog_lines(shape: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for (t, outcome, user, port, method, ip) in sequence() {
-        if method == "publickey" {
-            out.push(KEY_WRITTEN.to_string()); // in time order: 11:20, before the 11:30 key login
-        }
-        let verb = if outcome == "success" { "Accepted" } else { "Failed" };
-        let sig = if method == "publickey" {
-            format!(": {FP}")
-        } else {
-            String::new()
-        };
-        let body = format!("{verb} {method} for {user} from {ip} port {port} ssh2{sig}");
-        let ts = time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).unwrap();
+    lines(|(t, ..), body| {
+        let ts = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap();
         let bsd = format!(
             "Nov {:>2} {:02}:{:02}:{:02}",
             ts.day(),
@@ -248,9 +249,8 @@ fn syslog_lines(shape: &str) -> Vec<String> {
             "3164" => json!({"message": format!("{bsd} bastion-1 sshd[2231]: {body}")}),
             _ => unreachable!(),
         };
-        out.push(e.to_string());
-    }
-    out
+        e.to_string()
+    })
 }
 
 const CONFIG: &str = r#"
