@@ -401,38 +401,6 @@ fn json(r: &Record) -> Value {
     serde_json::from_slice(&r.payload).expect("alert is JSON")
 }
 
-fn pos(v: &Value) -> String {
-    format!(
-        "{}/{}@{}",
-        v["topic"].as_str().unwrap(),
-        v["partition"].as_i64().unwrap(),
-        v["offset"].as_i64().unwrap()
-    )
-}
-
-/// An alert in one line: what it is, for whom, how many, when, from where.
-fn describe(a: &Value) -> String {
-    let mut s = format!(
-        "{} {} {} count={} at={} src={}",
-        a["kind"].as_str().unwrap(),
-        a["rule"]["id"].as_str().unwrap(),
-        a["group"],
-        a["count"],
-        a["event_time"].as_str().unwrap(),
-        pos(&a["source"]),
-    );
-    if a["kind"] == "correlation" {
-        let refs: Vec<String> = a["evidence_refs"].as_array().unwrap().iter().map(pos).collect();
-        s += &format!(
-            " {}..{} refs=[{}]",
-            a["first_event_time"].as_str().unwrap(),
-            a["last_event_time"].as_str().unwrap(),
-            refs.join(" ")
-        );
-    }
-    s
-}
-
 /// What the whole scenario must give: (alerts described, dead letters as
 /// (reason, source topic, partition, offset, original bytes)).
 type DeadLetterRow = (String, String, i32, i64, Vec<u8>);
@@ -510,7 +478,7 @@ fn expected(input: &[In], at: &[(String, i32, i64)]) -> (Vec<String>, Vec<DeadLe
 }
 
 fn describe_all(alerts: &[Record]) -> Vec<String> {
-    let mut v: Vec<String> = alerts.iter().map(|r| describe(&json(r))).collect();
+    let mut v: Vec<String> = alerts.iter().map(|r| common::describe_alert(&json(r))).collect();
     v.sort();
     v
 }

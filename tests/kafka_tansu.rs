@@ -658,37 +658,6 @@ fn scenario(s: &Setup) -> Vec<In> {
     ]
 }
 
-/// An alert in one line: what, for whom, how many, when, from where.
-fn describe(a: &Value) -> String {
-    let pos = |v: &Value| {
-        format!(
-            "{}/{}@{}",
-            v["topic"].as_str().unwrap(),
-            v["partition"].as_i64().unwrap(),
-            v["offset"].as_i64().unwrap()
-        )
-    };
-    let mut s = format!(
-        "{} {} {} count={} at={} src={}",
-        a["kind"].as_str().unwrap(),
-        a["rule"]["id"].as_str().unwrap(),
-        a["group"],
-        a["count"],
-        a["event_time"].as_str().unwrap(),
-        pos(&a["source"]),
-    );
-    if a["kind"] == "correlation" {
-        let refs: Vec<String> = a["evidence_refs"].as_array().unwrap().iter().map(pos).collect();
-        s += &format!(
-            " {}..{} refs=[{}]",
-            a["first_event_time"].as_str().unwrap(),
-            a["last_event_time"].as_str().unwrap(),
-            refs.join(" ")
-        );
-    }
-    s
-}
-
 /// A dead letter: (reason, source topic, partition, offset, original bytes).
 type DeadRow = (String, String, i32, i64, Vec<u8>);
 
@@ -761,7 +730,7 @@ fn json(r: &Out) -> Value {
 }
 
 fn describe_all(alerts: &[Out]) -> Vec<String> {
-    let mut v: Vec<String> = alerts.iter().map(|r| describe(&json(r))).collect();
+    let mut v: Vec<String> = alerts.iter().map(|r| common::describe_alert(&json(r))).collect();
     v.sort();
     v
 }
@@ -959,7 +928,7 @@ fn second_run_resumes_from_committed_offsets() {
         .collect();
     assert_eq!(new.len(), 1, "{new:?}");
     assert_eq!(
-        describe(&new[0]),
+        common::describe_alert(&new[0]),
         format!(
             "match successful-logon {{}} count=1 at={} src={}/{}@{}",
             ts(960),

@@ -244,3 +244,37 @@ pub fn try_replay(dir: &Path, name: &str, config: &Path, rules: &Path, input: &P
 pub fn replay(dir: &Path, name: &str, config: &Path, rules: &Path, input: &Path) -> Replayed {
     try_replay(dir, name, config, rules, input).unwrap_or_else(|e| panic!("tocsin run ({name}) failed: {e}"))
 }
+
+/// A Kafka position in an alert (`{"topic", "partition", "offset"}`) as `topic/partition@offset`.
+pub fn kafka_pos(v: &serde_json::Value) -> String {
+    format!(
+        "{}/{}@{}",
+        v["topic"].as_str().unwrap(),
+        v["partition"].as_i64().unwrap(),
+        v["offset"].as_i64().unwrap()
+    )
+}
+
+/// An alert in one line: what it is, for whom, how many, when, from where
+/// (and, for a correlation, its window and the positions of its evidence).
+pub fn describe_alert(a: &serde_json::Value) -> String {
+    let mut s = format!(
+        "{} {} {} count={} at={} src={}",
+        a["kind"].as_str().unwrap(),
+        a["rule"]["id"].as_str().unwrap(),
+        a["group"],
+        a["count"],
+        a["event_time"].as_str().unwrap(),
+        kafka_pos(&a["source"]),
+    );
+    if a["kind"] == "correlation" {
+        let refs: Vec<String> = a["evidence_refs"].as_array().unwrap().iter().map(kafka_pos).collect();
+        s += &format!(
+            " {}..{} refs=[{}]",
+            a["first_event_time"].as_str().unwrap(),
+            a["last_event_time"].as_str().unwrap(),
+            refs.join(" ")
+        );
+    }
+    s
+}
